@@ -1,0 +1,1 @@
+//! Failure windows per address (work in progress).

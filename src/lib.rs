@@ -1,0 +1,7 @@
+//! portcullis: harden a fresh server safely.
+//!
+//! The binary wires three jobs over one model of the host: `audit`, `plan`/`apply`, and `guard`.
+//! Cores are I/O-free; all system access lives in `host/` (and the guard's sources and firewall driver).
+
+pub mod cli;
+pub mod guard;
