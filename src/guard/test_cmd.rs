@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::duration::Seconds;
 use super::lines::{Line, LineReader};
-use super::matcher::{Failure, Host, LineVerdict, LogType, MatcherOptions, Mode, SshdMatcher, rule_ids};
+use super::matcher::{Failure, FailureRef, Host, LineVerdict, LogType, MatcherOptions, Mode, SshdMatcher, rule_ids};
 use super::window::FailureWindows;
 
 #[derive(Debug, clap::Args)]
@@ -75,7 +75,7 @@ pub fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
     let stdout = io::stdout().lock();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout);
     let started = Instant::now();
-    replay.read(input, now, |n, line_failures| {
+    replay.read(input, now, args.per_line, |n, line_failures| {
         if args.per_line {
             write_line_json(&mut out, n, line_failures, &timezone)
         } else {
@@ -100,16 +100,37 @@ pub fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
 /// Matching plus counting over a whole input.
 pub struct Replay {
     matcher: SshdMatcher,
-    windows: FailureWindows<Host>,
     mode: Mode,
     lines: u64,
     matched: u64,
     ignored: u64,
     missed: u64,
     skipped: u64,
+    counts: Counts,
+}
+
+/// Failures per rule and per address, and the would-ban replay.
+struct Counts {
+    windows: FailureWindows<Host>,
     failures: u64,
     rule_hits: HashMap<&'static str, u64>,
-    per_host: HashMap<Host, HostStats>,
+    per_host: HashMap<Host, HostStats, foldhash::fast::RandomState>,
+}
+
+impl Counts {
+    fn add(&mut self, failure: &FailureRef) {
+        self.failures += 1;
+        *self.rule_hits.entry(failure.rule).or_default() += 1;
+        let stats = match self.per_host.get_mut(&failure.host) {
+            Some(s) => s,
+            None => self.per_host.entry(failure.host.clone()).or_default(),
+        };
+        stats.failures += 1;
+        // Names are never resolved, so only addresses can be banned.
+        if matches!(failure.host, Host::Ip(_)) && self.windows.add(&failure.host, failure.time.as_second()).is_some() {
+            stats.bans += 1;
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -123,27 +144,31 @@ impl Replay {
         Replay {
             mode: options.mode,
             matcher: SshdMatcher::new(options),
-            windows: FailureWindows::new(findtime, maxretry),
             lines: 0,
             matched: 0,
             ignored: 0,
             missed: 0,
             skipped: 0,
-            failures: 0,
-            rule_hits: HashMap::new(),
-            per_host: HashMap::new(),
+            counts: Counts {
+                windows: FailureWindows::new(findtime, maxretry),
+                failures: 0,
+                rule_hits: HashMap::new(),
+                per_host: HashMap::default(),
+            },
         }
     }
 
-    /// Reads every line of `input`; `each` sees the line number and its failures.
+    /// Reads every line of `input`; `each` sees the line number and, when `keep` is set, its
+    /// failures (else an empty list: counting needs no copies).
     pub fn read(
         &mut self,
         input: impl Read,
         now: Timestamp,
+        keep: bool,
         mut each: impl FnMut(u64, Result<&[Failure], &'static str>) -> io::Result<()>,
     ) -> io::Result<()> {
         let mut reader = LineReader::new(input);
-        let mut found = Vec::new();
+        let mut kept = Vec::new();
         while let Some(line) = reader.next_line()? {
             self.lines += 1;
             match line {
@@ -152,44 +177,34 @@ impl Replay {
                     each(self.lines, Err(reason.as_str()))?;
                 }
                 Line::Text(text) => {
-                    found.clear();
-                    match self.matcher.process_line(text, now, &mut found) {
+                    kept.clear();
+                    let counts = &mut self.counts;
+                    let verdict = self.matcher.process_line_with(text, now, |failure| {
+                        counts.add(&failure);
+                        if keep {
+                            kept.push(failure.to_owned());
+                        }
+                    });
+                    match verdict {
                         LineVerdict::Failure => self.matched += 1,
                         LineVerdict::Helper => self.ignored += 1,
                         LineVerdict::Missed => self.missed += 1,
                     }
-                    for failure in &found {
-                        self.count(failure);
-                    }
-                    each(self.lines, Ok(&found))?;
+                    each(self.lines, Ok(&kept))?;
                 }
             }
         }
         Ok(())
     }
 
-    fn count(&mut self, failure: &Failure) {
-        self.failures += 1;
-        *self.rule_hits.entry(failure.rule).or_default() += 1;
-        let stats = match self.per_host.get_mut(&failure.host) {
-            Some(s) => s,
-            None => self.per_host.entry(failure.host.clone()).or_default(),
-        };
-        stats.failures += 1;
-        // Names are never resolved, so only addresses can be banned.
-        if matches!(failure.host, Host::Ip(_)) && self.windows.add(&failure.host, failure.time.as_second()).is_some() {
-            stats.bans += 1;
-        }
-    }
-
     fn summary(&self, args: &TestArgs, elapsed: f64) -> Summary {
         let mut rules: Vec<RuleHits> = rule_ids(self.mode)
             .into_iter()
-            .map(|id| RuleHits { rule: id, hits: self.rule_hits.get(id).copied().unwrap_or(0) })
+            .map(|id| RuleHits { rule: id, hits: self.counts.rule_hits.get(id).copied().unwrap_or(0) })
             .collect();
         rules.sort_by(|a, b| b.hits.cmp(&a.hits));
-        let mut hosts: Vec<(&Host, &HostStats)> = self.per_host.iter().collect();
-        hosts.sort_by(|a, b| b.1.failures.cmp(&a.1.failures).then_with(|| a.0.to_string().cmp(&b.0.to_string())));
+        let mut hosts: Vec<(&Host, &HostStats)> = self.counts.per_host.iter().collect();
+        hosts.sort_by(|a, b| b.1.failures.cmp(&a.1.failures).then_with(|| a.0.cmp(b.0)));
         let top = hosts.iter().take(10).map(|(h, s)| HostCount { ip: h.to_string(), failures: s.failures }).collect();
         let would_ban = hosts
             .iter()
@@ -204,8 +219,8 @@ impl Replay {
             ignored: self.ignored,
             missed: self.missed,
             skipped: self.skipped,
-            failures: self.failures,
-            addresses: self.per_host.len(),
+            failures: self.counts.failures,
+            addresses: self.counts.per_host.len(),
             maxretry: args.maxretry,
             findtime: args.findtime.to_string(),
             rules,

@@ -20,12 +20,12 @@ struct Ticket {
 pub struct FailureWindows<K> {
     findtime: i64,
     maxretry: u32,
-    tickets: HashMap<K, Ticket>,
+    tickets: HashMap<K, Ticket, foldhash::fast::RandomState>,
 }
 
 impl<K: Eq + Hash + Clone> FailureWindows<K> {
     pub fn new(findtime_seconds: i64, maxretry: u32) -> Self {
-        FailureWindows { findtime: findtime_seconds.max(0), maxretry: maxretry.max(1), tickets: HashMap::new() }
+        FailureWindows { findtime: findtime_seconds.max(0), maxretry: maxretry.max(1), tickets: HashMap::default() }
     }
 
     /// Records a failure of `key` at `time` (seconds). Returns the count when it reaches

@@ -50,7 +50,7 @@ pub struct MatcherOptions {
 }
 
 /// Where a failure came from: an address, or a host name kept as raw text (never resolved).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Host {
     Ip(IpAddr),
     Name(String),
@@ -70,6 +70,41 @@ pub struct Failure {
     pub attempts: u32,
 }
 
+/// A failure as the matcher holds it: borrowed, valid until the next line.
+#[derive(Debug, Clone)]
+pub struct FailureRef<'a> {
+    pub rule: &'static str,
+    pub host: Host,
+    pub time: Timestamp,
+    facts: &'a connections::Facts,
+}
+
+impl<'a> FailureRef<'a> {
+    pub fn user(&self) -> Option<&'a str> {
+        self.facts.user.as_ref().map(ShortText::as_str)
+    }
+
+    /// Every user name the connection tried, sorted.
+    pub fn users(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.facts.users().iter().map(ShortText::as_str)
+    }
+
+    pub fn attempts(&self) -> u32 {
+        self.facts.attempts()
+    }
+
+    pub fn to_owned(&self) -> Failure {
+        Failure {
+            rule: self.rule,
+            host: self.host.clone(),
+            time: self.time,
+            user: self.user().map(str::to_string),
+            users: self.users().map(str::to_string).collect(),
+            attempts: self.attempts(),
+        }
+    }
+}
+
 /// What one line amounted to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineVerdict {
@@ -86,11 +121,13 @@ mod fast;
 mod patterns;
 mod prefix;
 mod rules;
+mod text;
 mod timestamp;
 
 use connections::{Connections, Merged};
 use prefix::Split;
 use rules::RuleSet;
+use text::ShortText;
 use timestamp::DateFields;
 
 /// Ids of every rule, in fail2ban's order, for the given mode.
@@ -110,6 +147,7 @@ pub struct SshdMatcher {
     last_date: Option<(DateFields, i64, Timestamp)>,
     last_rule: Option<&'static str>,
     joined: String,
+    standalone: connections::Facts,
 }
 
 impl SshdMatcher {
@@ -121,6 +159,7 @@ impl SshdMatcher {
             last_date: None,
             last_rule: None,
             joined: String::new(),
+            standalone: connections::Facts::default(),
         }
     }
 
@@ -137,6 +176,16 @@ impl SshdMatcher {
     /// Matches one line. `source_time` is when the source saw it (or the journal's time): the
     /// time of lines that carry none, and the clock for guessing a syslog date's year.
     pub fn process_line(&mut self, line: &str, source_time: Timestamp, out: &mut Vec<Failure>) -> LineVerdict {
+        self.process_line_with(line, source_time, |f| out.push(f.to_owned()))
+    }
+
+    /// Like `process_line`, but hands each failure to `each` as a borrowed view (no copies).
+    pub fn process_line_with(
+        &mut self,
+        line: &str,
+        source_time: Timestamp,
+        mut each: impl FnMut(FailureRef<'_>),
+    ) -> LineVerdict {
         self.last_rule = None;
         let line = line.trim_end_matches(['\n', '\r']);
         let Some((time, framed)) = self.frame(line, source_time) else {
@@ -153,34 +202,24 @@ impl SshdMatcher {
         };
         let rule = self.rules.rules()[found.rule].id;
         self.last_rule = Some(rule);
-        let (facts, attempts) = match split.id_end {
-            Some(end) => {
-                let id = connection_key(&text[..end]);
-                match self.connections.merge(id, &found, time) {
-                    Merged::Failure { facts, attempts } => (facts, attempts),
-                    Merged::Helper | Merged::Pending => return LineVerdict::Helper,
-                }
-            }
+        let facts = match split.id_end {
+            Some(end) => match self.connections.merge(connection_key(&text[..end]), &found, time) {
+                Merged::Failure(facts) => facts,
+                Merged::Quiet => return LineVerdict::Helper,
+            },
             // Without a connection id (sshd -E), every line stands alone.
             None => {
-                if found.nofail || found.gained {
+                self.standalone = connections::Facts::standalone(&found);
+                if self.standalone.is_helper() {
                     return LineVerdict::Helper;
                 }
-                let facts = connections::Facts::standalone(&found);
-                (facts, 1)
+                &self.standalone
             }
         };
-        let Some(host) = host_of(&facts) else {
+        let Some(host) = host_of(facts) else {
             return LineVerdict::Helper;
         };
-        out.push(Failure {
-            rule,
-            host,
-            time,
-            user: facts.user,
-            users: facts.users.into_iter().collect(),
-            attempts,
-        });
+        each(FailureRef { rule, host, time, facts });
         LineVerdict::Failure
     }
 
@@ -280,19 +319,19 @@ fn rfc5424_header(line: &str) -> Option<usize> {
 
 /// The failure's host: an address when the text is one, else the raw text.
 fn host_of(facts: &connections::Facts) -> Option<Host> {
-    if let Some(text) = facts.ip4.as_deref() {
+    if let Some(text) = facts.ip4.as_ref().map(ShortText::as_str) {
         return Some(match text.parse::<std::net::Ipv4Addr>() {
             Ok(ip) => Host::Ip(IpAddr::V4(ip)),
             Err(_) => Host::Name(text.to_string()),
         });
     }
-    if let Some(text) = facts.ip6.as_deref() {
+    if let Some(text) = facts.ip6.as_ref().map(ShortText::as_str) {
         return Some(match text.parse::<std::net::Ipv6Addr>() {
             Ok(ip) => Host::Ip(ip.to_canonical()),
             Err(_) => Host::Name(text.to_string()),
         });
     }
-    facts.dns.as_deref().map(|d| Host::Name(d.to_string()))
+    facts.dns.as_ref().map(|d| Host::Name(d.as_str().to_string()))
 }
 
 /// FNV-1a: connection ids are short, and only compared with each other.

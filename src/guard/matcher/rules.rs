@@ -98,6 +98,7 @@ impl RuleSet {
     }
 
     /// The first rule that matches, through the regex rules only (reference for `find`).
+    #[cfg(test)]
     pub fn find_by_regex<'a>(&mut self, message: &'a str) -> Option<RuleMatch<'a>> {
         self.find_slow(message)
     }
