@@ -34,6 +34,10 @@ pub enum Shape {
     Accepted,
     /// `maximum authentication attempts exceeded for U from IP port N ssh2 [preauth]`
     MaxAttempts,
+    /// `pam_unix(sshd:auth): authentication failure; logname= ... ruser=R rhost=IP  user=U`
+    PamAuthFailure,
+    /// A message no rule can match (e.g. `pam_unix(sshd:session): ...`).
+    NoRule,
 }
 
 pub fn read(message: &str) -> Option<FastMatch<'_>> {
@@ -45,6 +49,7 @@ pub fn read(message: &str) -> Option<FastMatch<'_>> {
         b'R' => disconnect_bye(message),
         b'A' => accepted(message),
         b'm' => max_attempts(message),
+        b'p' => pam(message),
         _ => None,
     }
 }
@@ -260,6 +265,60 @@ fn max_attempts(message: &str) -> Option<FastMatch<'_>> {
     Some(FastMatch { shape: Shape::MaxAttempts, user: Some(user), ip4, ip6, publickey: false })
 }
 
+fn pam(message: &str) -> Option<FastMatch<'_>> {
+    let mut s = Scan::new(message);
+    s.lit("pam_")?;
+    let module = message.as_bytes()[s.pos..].iter().take_while(|c| c.is_ascii_lowercase()).count();
+    s.pos += module;
+    // Only `pam_<module>(sshd:auth):` can start the one rule that begins with `pam_`.
+    let no_rule = FastMatch { shape: Shape::NoRule, user: None, ip4: None, ip6: None, publickey: false };
+    if module == 0 || s.lit("(sshd:auth):").is_none() {
+        return Some(no_rule);
+    }
+    s.lit(" authentication failure;")?;
+    let mut fields = 0;
+    let alt_user = loop {
+        s.lit(" ")?;
+        while s.lit(" ").is_some() {}
+        let token = s.text[s.pos..].split(' ').next().unwrap_or("");
+        if !token.bytes().all(|c| (0x21..=0x7e).contains(&c)) {
+            return None;
+        }
+        s.pos += token.len();
+        if let Some(value) = token.strip_prefix("ruser=") {
+            break value;
+        }
+        let known = ["logname=", "uid=", "euid=", "tty="].iter().any(|p| token.starts_with(p));
+        fields += 1;
+        if !known || fields > 4 {
+            return None;
+        }
+    };
+    s.lit(" ")?;
+    while s.lit(" ").is_some() {}
+    s.lit("rhost=")?;
+    let (ip4, ip6) = s.address()?;
+    let mut user = None;
+    if s.end().is_none() {
+        let before = s.pos;
+        while s.lit(" ").is_some() {}
+        if s.lit("user=").is_some() {
+            user = Some(s.token(true).unwrap_or(""));
+        } else {
+            s.pos = before;
+        }
+        if s.end().is_none() {
+            s.lit(" [preauth]")?;
+            s.end()?;
+        }
+    }
+    // fail2ban's F-ALT_USER: `ruser` stands in when `user` is missing or empty.
+    if user.is_none_or(str::is_empty) && !alt_user.is_empty() {
+        user = Some(alt_user);
+    }
+    Some(FastMatch { shape: Shape::PamAuthFailure, user, ip4, ip6, publickey: false })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,6 +341,11 @@ mod tests {
         assert!(read("Failed password for invalid user a from 6.6.6.6 from 192.0.2.1 port 22 ssh2").is_none());
         assert!(read("Failed password for root from 192.0.2.1 port 22 ssh2: x").is_none());
         assert!(read("Failed password for ro:ot from 192.0.2.1 port 22 ssh2").is_none());
+        let m = read("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.7  user=root").unwrap();
+        assert_eq!((m.shape, m.user, m.ip4), (Shape::PamAuthFailure, Some("root"), Some("192.0.2.7")));
+        let m = read("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=sudoer rhost=192.0.2.7").unwrap();
+        assert_eq!(m.user, Some("sudoer"));
+        assert_eq!(read("pam_unix(sshd:session): session opened for user x").unwrap().shape, Shape::NoRule);
         let m = read("Connection closed by authenticating user root 2001:db8::2 port 9 [preauth]").unwrap();
         assert_eq!((m.user, m.ip6), (Some("root"), Some("2001:db8::2")));
     }

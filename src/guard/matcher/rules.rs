@@ -60,6 +60,8 @@ pub struct RuleSet {
     mode: Mode,
     rules: Vec<Rule>,
     locations: Vec<CaptureLocations>,
+    /// For each first byte of a message, the rules (as bits, in order) whose lead starts with it.
+    by_first_byte: [u64; 256],
 }
 
 impl RuleSet {
@@ -69,7 +71,14 @@ impl RuleSet {
             .map(|(id, leads, pattern)| compile(id, leads, &pattern))
             .collect();
         let locations = rules.iter().map(|r| r.regex.capture_locations()).collect();
-        RuleSet { mode, rules, locations }
+        assert!(rules.len() <= 64, "rule bit sets hold 64 rules");
+        let mut by_first_byte = [0u64; 256];
+        for (index, rule) in rules.iter().enumerate() {
+            for lead in rule.leads {
+                by_first_byte[usize::from(lead.as_bytes()[0])] |= 1 << index;
+            }
+        }
+        RuleSet { mode, rules, locations, by_first_byte }
     }
 
     fn index_of(&self, id: &str) -> Option<usize> {
@@ -92,6 +101,8 @@ impl RuleSet {
             Shape::DisconnectBye => ("disconnect-bye", true, true, false),
             Shape::Accepted => ("accepted", false, true, true),
             Shape::MaxAttempts => ("max-auth-attempts", false, false, false),
+            Shape::PamAuthFailure => ("pam-auth-failure", true, false, false),
+            Shape::NoRule => return Some(None),
         };
         let rule = self.index_of(id)?;
         Some(Some(RuleMatch { rule, user: f.user, ip4: f.ip4, ip6: f.ip6, dns: None, nofail, forget, gained }))
@@ -116,7 +127,11 @@ impl RuleSet {
     }
 
     fn find_slow<'a>(&mut self, message: &'a str) -> Option<RuleMatch<'a>> {
-        for (index, rule) in self.rules.iter().enumerate() {
+        let mut candidates = self.by_first_byte[usize::from(*message.as_bytes().first()?)];
+        while candidates != 0 {
+            let index = candidates.trailing_zeros() as usize;
+            candidates &= candidates - 1;
+            let rule = &self.rules[index];
             if !rule.leads.iter().any(|lead| message.starts_with(lead)) {
                 continue;
             }
@@ -501,18 +516,26 @@ mod fast_agrees_with_regex {
         "Accepted {M} for {U} from {H} port 5 ssh2: ED25519 SHA256:x",
         "Accepted {M} for {U} from {H}",
         "Accepted {M} for {U} from {H}{T}",
+        "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser={U} rhost={H}  user=root",
+        "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={H}  user={U}",
+        "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser={U} rhost={H}{T}",
+        "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={H} user={U}{T}",
+        "pam_{M}(sshd:auth): authentication failure; logname={U} uid=0 euid=0 tty=ssh extra=1 ruser= rhost={H}",
+        "pam_unix(sshd:session): session opened for user {U} by (uid=0)",
+        "pam_{M}(sshd:auth): authentication failure; ruser={U} rhost={H}",
         "maximum authentication attempts exceeded for {U} from {H} port 1 ssh2 [preauth]",
         "maximum authentication attempts exceeded for invalid user {U} from {H} port 1 ssh2 [preauth]",
     ];
     const METHODS: &[&str] = &["password", "publickey", "keyboard-interactive/pam", "none", "x:y"];
     const USERS: &[&str] = &[
+        "",
         "root", "from", "invalid", "a:b", "6.6.6.6", "user", "ünï", "-", "x\u{a0}y", "[preauth]", "port", "a]b",
     ];
     const HOSTS: &[&str] = &[
         "192.0.2.1", "2001:db8::1", "::1", "1:2:3:4:5:6:7:8", "::2:3:4:5:6:7:8", "999.1.1.1", "1.2.3.4567",
         "::ffff:1.2.3.4", "[2001:db8::2]", "example.com", "1.2.3", "abc", "1:2",
     ];
-    const TAILS: &[&str] = &["", " ", "x", " from 1.2.3.4", ": x", " [preauth]", " on eth0"];
+    const TAILS: &[&str] = &["", " ", "x", " from 1.2.3.4", ": x", " [preauth]", " on eth0", "  user=", " port 22"];
 
     fn summary<'a>(set: &RuleSet, m: Option<RuleMatch<'a>>) -> Option<(&'static str, RuleMatch<'a>)> {
         m.map(|m| (set.rules()[m.rule].id, RuleMatch { rule: 0, ..m }))
