@@ -117,14 +117,18 @@ impl<'a> Scan<'a> {
 
 /// Four groups of one to three ASCII digits: what fail2ban's `<IP4>` reads in full.
 fn is_dotted_quad(t: &str) -> bool {
-    let mut groups = 0;
-    for part in t.split('.') {
-        groups += 1;
-        if part.is_empty() || part.len() > 3 || !part.bytes().all(|c| c.is_ascii_digit()) {
-            return false;
+    let (mut groups, mut digits) = (1, 0);
+    for &c in t.as_bytes() {
+        match c {
+            b'0'..=b'9' if digits < 3 => digits += 1,
+            b'.' if digits > 0 && groups < 4 => {
+                groups += 1;
+                digits = 0;
+            }
+            _ => return false,
         }
     }
-    groups == 4
+    groups == 4 && digits > 0
 }
 
 /// Whether all of `t` reads as fail2ban's `<IP6>`:

@@ -148,6 +148,7 @@ pub struct SshdMatcher {
     last_rule: Option<&'static str>,
     joined: String,
     standalone: connections::Facts,
+    last_date_text: Option<(Vec<u8>, timestamp::FoundDate)>,
 }
 
 impl SshdMatcher {
@@ -160,6 +161,7 @@ impl SshdMatcher {
             last_rule: None,
             joined: String::new(),
             standalone: connections::Facts::default(),
+            last_date_text: None,
         }
     }
 
@@ -230,7 +232,7 @@ impl SshdMatcher {
             other => other,
         };
         match kind {
-            LogType::Syslog | LogType::Auto => match timestamp::find_leading_date(line) {
+            LogType::Syslog | LogType::Auto => match self.leading_date(line) {
                 Some(found) => {
                     let time = self.resolve(&found.fields, source_time).unwrap_or(source_time);
                     if found.start == 0 {
@@ -256,6 +258,25 @@ impl SshdMatcher {
                 Some((time, Framed::Offset(offset, prefix::split_rfc5424(&line[offset..])?)))
             }
         }
+    }
+
+    /// The date at the start of `line`; consecutive lines often repeat the previous date text.
+    fn leading_date(&mut self, line: &str) -> Option<timestamp::FoundDate> {
+        if let Some((text, found)) = &self.last_date_text {
+            let b = line.as_bytes();
+            // A syslog date can only grow by a fraction (`.123`) or a year (` 2024`): a space then
+            // a non-digit after the same text means the same date.
+            if b.get(..text.len()) == Some(text.as_slice())
+                && b.get(text.len()) == Some(&b' ')
+                && b.get(text.len() + 1).is_some_and(|c| !c.is_ascii_digit())
+            {
+                return Some(*found);
+            }
+        }
+        let found = timestamp::find_leading_date(line)?;
+        let syslog = found.fields.year.is_none() && found.fields.offset_seconds.is_none();
+        self.last_date_text = syslog.then(|| (line.as_bytes()[..found.end].to_vec(), found));
+        Some(found)
     }
 
     fn resolve(&mut self, fields: &DateFields, now: Timestamp) -> Option<Timestamp> {
