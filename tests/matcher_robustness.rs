@@ -6,10 +6,20 @@ use jiff::tz::TimeZone;
 use portcullis::guard::matcher::{Host, LogType, MatcherOptions, Mode, SshdMatcher};
 
 const MODES: [Mode; 4] = [Mode::Normal, Mode::Ddos, Mode::Extra, Mode::Aggressive];
-const LOGTYPES: [LogType; 5] = [LogType::Auto, LogType::Syslog, LogType::Journal, LogType::Rfc5424, LogType::Raw];
+const LOGTYPES: [LogType; 5] = [
+    LogType::Auto,
+    LogType::Syslog,
+    LogType::Journal,
+    LogType::Rfc5424,
+    LogType::Raw,
+];
 
 fn matcher(mode: Mode, logtype: LogType) -> SshdMatcher {
-    SshdMatcher::new(MatcherOptions { mode, logtype, timezone: TimeZone::UTC })
+    SshdMatcher::new(MatcherOptions {
+        mode,
+        logtype,
+        timezone: TimeZone::UTC,
+    })
 }
 
 /// A small deterministic generator (xorshift), so failures reproduce.
@@ -29,12 +39,57 @@ impl Rng {
 #[test]
 fn random_and_mangled_lines_never_panic() {
     let pieces = [
-        "Jan  2 00:00:00 ", "2024-02-29T23:59:60.999999+14:00 ", "<38>1 ", "host ", "sshd[", "]: ", "sshd-session[1]: ",
-        "Failed ", "password ", "for ", "invalid user ", "from ", "192.0.2.1", "::ffff:", "2001:db8::", "[", "]", " port ",
-        "65535", " ssh2", ": ", "error: ", "PAM: ", "Connection closed by ", "[preauth]", "pam_unix(sshd:auth): ",
-        "authentication failure; ", "ruser=", "rhost=", "user=", "Accepted ", "kex_exchange_identification: ",
-        "Unable to negotiate with ", "no matching ", "found", ". ", "\u{0}", "\u{a0}", "ü", "😀", "\t", "(", ")", "'", "\"",
-        "Received disconnect from ", ":11: ", ":3: x: Auth fail", "User ", " not allowed because ", "account is locked",
+        "Jan  2 00:00:00 ",
+        "2024-02-29T23:59:60.999999+14:00 ",
+        "<38>1 ",
+        "host ",
+        "sshd[",
+        "]: ",
+        "sshd-session[1]: ",
+        "Failed ",
+        "password ",
+        "for ",
+        "invalid user ",
+        "from ",
+        "192.0.2.1",
+        "::ffff:",
+        "2001:db8::",
+        "[",
+        "]",
+        " port ",
+        "65535",
+        " ssh2",
+        ": ",
+        "error: ",
+        "PAM: ",
+        "Connection closed by ",
+        "[preauth]",
+        "pam_unix(sshd:auth): ",
+        "authentication failure; ",
+        "ruser=",
+        "rhost=",
+        "user=",
+        "Accepted ",
+        "kex_exchange_identification: ",
+        "Unable to negotiate with ",
+        "no matching ",
+        "found",
+        ". ",
+        "\u{0}",
+        "\u{a0}",
+        "ü",
+        "😀",
+        "\t",
+        "(",
+        ")",
+        "'",
+        "\"",
+        "Received disconnect from ",
+        ":11: ",
+        ":3: x: Auth fail",
+        "User ",
+        " not allowed because ",
+        "account is locked",
     ];
     let now = Timestamp::from_second(1_700_000_000).unwrap();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
@@ -47,7 +102,9 @@ fn random_and_mangled_lines_never_panic() {
                 let line: String = (0..n).map(|_| rng.pick(&pieces)).collect();
                 m.process_line(&line, now, &mut out);
                 // Byte-level garbage that is still valid UTF-8.
-                let bytes: Vec<u8> = (0..rng.next() % 80).map(|_| (rng.next() % 128) as u8).collect();
+                let bytes: Vec<u8> = (0..rng.next() % 80)
+                    .map(|_| (rng.next() % 128) as u8)
+                    .collect();
                 m.process_line(&String::from_utf8_lossy(&bytes), now, &mut out);
             }
             m.process_line(&"x".repeat(1 << 20), now, &mut out);

@@ -15,7 +15,10 @@ pub struct DurationError {
 
 impl Seconds {
     pub fn parse(text: &str) -> Result<Seconds, DurationError> {
-        let fail = |why| DurationError { text: text.to_string(), why };
+        let fail = |why| DurationError {
+            text: text.to_string(),
+            why,
+        };
         let trimmed = text.trim();
         if trimmed.is_empty() {
             return Err(fail("it is empty"));
@@ -23,13 +26,19 @@ impl Seconds {
         let mut total: i64 = 0;
         let mut rest = trimmed;
         while !rest.is_empty() {
-            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
             if digits == 0 {
                 return Err(fail("a number must come before each unit"));
             }
-            let number: i64 = rest[..digits].parse().map_err(|_| fail("the number is too large"))?;
+            let number: i64 = rest[..digits]
+                .parse()
+                .map_err(|_| fail("the number is too large"))?;
             rest = rest[digits..].trim_start();
-            let unit_len = rest.find(|c: char| c.is_ascii_digit() || c.is_whitespace()).unwrap_or(rest.len());
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit() || c.is_whitespace())
+                .unwrap_or(rest.len());
             let unit = &rest[..unit_len];
             let scale = match unit {
                 "" | "s" | "sec" | "secs" | "second" | "seconds" => 1,
@@ -80,7 +89,15 @@ mod tests {
 
     #[test]
     fn fail2ban_forms() {
-        for (text, secs) in [("600", 600), ("10m", 600), ("1h", 3600), ("1h30m", 5400), ("2d", 172_800), ("5w", 3_024_000), ("30 s", 30)] {
+        for (text, secs) in [
+            ("600", 600),
+            ("10m", 600),
+            ("1h", 3600),
+            ("1h30m", 5400),
+            ("2d", 172_800),
+            ("5w", 3_024_000),
+            ("30 s", 30),
+        ] {
             assert_eq!(Seconds::parse(text), Ok(Seconds(secs)), "{text}");
         }
     }

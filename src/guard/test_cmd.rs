@@ -17,7 +17,9 @@ use serde::Serialize;
 
 use super::duration::Seconds;
 use super::lines::{Line, LineReader};
-use super::matcher::{Failure, FailureRef, Host, LineVerdict, LogType, MatcherOptions, Mode, SshdMatcher, rule_ids};
+use super::matcher::{
+    Failure, FailureRef, Host, LineVerdict, LogType, MatcherOptions, Mode, SshdMatcher, rule_ids,
+};
 use super::window::FailureWindows;
 
 #[derive(Debug, clap::Args)]
@@ -55,7 +57,10 @@ pub struct TestArgs {
 
 pub fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
     if args.filter != "sshd" {
-        bail!("unknown filter {:?}: only \"sshd\" is available", args.filter);
+        bail!(
+            "unknown filter {:?}: only \"sshd\" is available",
+            args.filter
+        );
     }
     if args.per_line && !args.json {
         bail!("--per-line needs --json (it prints one JSON object per line)");
@@ -70,19 +75,24 @@ pub fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
     } else {
         Box::new(File::open(&args.file).with_context(|| format!("cannot open {}", args.file))?)
     };
-    let options = MatcherOptions { mode: args.mode, logtype: args.logtype, timezone: timezone.clone() };
+    let options = MatcherOptions {
+        mode: args.mode,
+        logtype: args.logtype,
+        timezone: timezone.clone(),
+    };
     let mut replay = Replay::new(options, args.findtime.0, args.maxretry);
     let stdout = io::stdout().lock();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout);
     let started = Instant::now();
-    replay.read(input, now, args.per_line, |n, line_failures| {
-        if args.per_line {
-            write_line_json(&mut out, n, line_failures, &timezone)
-        } else {
-            Ok(())
-        }
-    })
-    .with_context(|| format!("reading {}", args.file))?;
+    replay
+        .read(input, now, args.per_line, |n, line_failures| {
+            if args.per_line {
+                write_line_json(&mut out, n, line_failures, &timezone)
+            } else {
+                Ok(())
+            }
+        })
+        .with_context(|| format!("reading {}", args.file))?;
     let elapsed = started.elapsed().as_secs_f64();
     if !args.per_line {
         let summary = replay.summary(args, elapsed);
@@ -127,7 +137,12 @@ impl Counts {
         };
         stats.failures += 1;
         // Names are never resolved, so only addresses can be banned.
-        if matches!(failure.host, Host::Ip(_)) && self.windows.add(&failure.host, failure.time.as_second()).is_some() {
+        if matches!(failure.host, Host::Ip(_))
+            && self
+                .windows
+                .add(&failure.host, failure.time.as_second())
+                .is_some()
+        {
             stats.bans += 1;
         }
     }
@@ -200,16 +215,30 @@ impl Replay {
     fn summary(&self, args: &TestArgs, elapsed: f64) -> Summary {
         let mut rules: Vec<RuleHits> = rule_ids(self.mode)
             .into_iter()
-            .map(|id| RuleHits { rule: id, hits: self.counts.rule_hits.get(id).copied().unwrap_or(0) })
+            .map(|id| RuleHits {
+                rule: id,
+                hits: self.counts.rule_hits.get(id).copied().unwrap_or(0),
+            })
             .collect();
-        rules.sort_by(|a, b| b.hits.cmp(&a.hits));
+        rules.sort_by_key(|r| std::cmp::Reverse(r.hits));
         let mut hosts: Vec<(&Host, &HostStats)> = self.counts.per_host.iter().collect();
         hosts.sort_by(|a, b| b.1.failures.cmp(&a.1.failures).then_with(|| a.0.cmp(b.0)));
-        let top = hosts.iter().take(10).map(|(h, s)| HostCount { ip: h.to_string(), failures: s.failures }).collect();
+        let top = hosts
+            .iter()
+            .take(10)
+            .map(|(h, s)| HostCount {
+                ip: h.to_string(),
+                failures: s.failures,
+            })
+            .collect();
         let would_ban = hosts
             .iter()
             .filter(|(_, s)| s.bans > 0)
-            .map(|(h, s)| WouldBan { ip: h.to_string(), failures: s.failures, bans: s.bans })
+            .map(|(h, s)| WouldBan {
+                ip: h.to_string(),
+                failures: s.failures,
+                bans: s.bans,
+            })
             .collect();
         Summary {
             file: args.file.clone(),
@@ -227,7 +256,11 @@ impl Replay {
             top,
             would_ban,
             elapsed_s: elapsed,
-            lines_per_s: if elapsed > 0.0 { self.lines as f64 / elapsed } else { 0.0 },
+            lines_per_s: if elapsed > 0.0 {
+                self.lines as f64 / elapsed
+            } else {
+                0.0
+            },
         }
     }
 }
@@ -306,7 +339,11 @@ fn write_line_json(
             .map(|f| FailureJson {
                 rule: f.rule,
                 host: f.host.to_string(),
-                time: f.time.to_zoned_datetime(zone.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+                time: f
+                    .time
+                    .to_zoned_datetime(zone.clone())
+                    .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                    .to_string(),
                 user: f.user.as_deref(),
                 users: &f.users,
                 attempts: f.attempts,
@@ -334,13 +371,23 @@ fn print_text(out: &mut impl Write, s: &Summary) -> io::Result<()> {
     }
     writeln!(out, "`-")?;
     writeln!(out)?;
-    writeln!(out, "Top offenders (of {} addresses, {} failures):", s.addresses, s.failures)?;
+    writeln!(
+        out,
+        "Top offenders (of {} addresses, {} failures):",
+        s.addresses, s.failures
+    )?;
     for h in &s.top {
         writeln!(out, "|  {:>9}  {}", h.failures, h.ip)?;
     }
     writeln!(out, "`-")?;
     writeln!(out)?;
-    writeln!(out, "Would ban with maxretry {} in findtime {}: {} addresses", s.maxretry, s.findtime, s.would_ban.len())?;
+    writeln!(
+        out,
+        "Would ban with maxretry {} in findtime {}: {} addresses",
+        s.maxretry,
+        s.findtime,
+        s.would_ban.len()
+    )?;
     for b in s.would_ban.iter().take(10) {
         writeln!(out, "|  {:>9}  {} ({} bans)", b.failures, b.ip, b.bans)?;
     }
@@ -354,6 +401,10 @@ fn print_text(out: &mut impl Write, s: &Summary) -> io::Result<()> {
         "Lines: {} lines, {} ignored, {} matched, {} missed, {} skipped",
         s.lines, s.ignored, s.matched, s.missed, s.skipped
     )?;
-    writeln!(out, "[processed in {:.3} s: {:.0} lines/s]", s.elapsed_s, s.lines_per_s)?;
+    writeln!(
+        out,
+        "[processed in {:.3} s: {:.0} lines/s]",
+        s.elapsed_s, s.lines_per_s
+    )?;
     Ok(())
 }

@@ -25,7 +25,11 @@ pub struct FailureWindows<K> {
 
 impl<K: Eq + Hash + Clone> FailureWindows<K> {
     pub fn new(findtime_seconds: i64, maxretry: u32) -> Self {
-        FailureWindows { findtime: findtime_seconds.max(0), maxretry: maxretry.max(1), tickets: HashMap::default() }
+        FailureWindows {
+            findtime: findtime_seconds.max(0),
+            maxretry: maxretry.max(1),
+            tickets: HashMap::default(),
+        }
     }
 
     /// Records a failure of `key` at `time` (seconds). Returns the count when it reaches
@@ -35,7 +39,11 @@ impl<K: Eq + Hash + Clone> FailureWindows<K> {
         let count = match self.tickets.get_mut(key) {
             Some(t) if t.last + findtime <= time => {
                 // Forgotten: fail2ban's periodic clean-up drops windows idle for findtime.
-                *t = Ticket { first: time, last: time, retry: 1 };
+                *t = Ticket {
+                    first: time,
+                    last: time,
+                    retry: 1,
+                };
                 1
             }
             Some(t) => {
@@ -51,7 +59,14 @@ impl<K: Eq + Hash + Clone> FailureWindows<K> {
                 t.retry
             }
             None => {
-                self.tickets.insert(key.clone(), Ticket { first: time, last: time, retry: 1 });
+                self.tickets.insert(
+                    key.clone(),
+                    Ticket {
+                        first: time,
+                        last: time,
+                        retry: 1,
+                    },
+                );
                 1
             }
         };
@@ -103,7 +118,11 @@ mod tests {
     fn slow_failures_never_ban() {
         let mut w = FailureWindows::new(600, 3);
         for i in 0..10 {
-            assert_eq!(w.add(&"a", i * 700), None, "one failure every 700 s with findtime 600 s");
+            assert_eq!(
+                w.add(&"a", i * 700),
+                None,
+                "one failure every 700 s with findtime 600 s"
+            );
         }
     }
 

@@ -59,7 +59,12 @@ impl Facts {
 
     /// fail2ban's `dict.update` with the values that are set.
     fn overwrite_with(&mut self, m: &RuleMatch) {
-        for (slot, value) in [(&mut self.user, m.user), (&mut self.ip4, m.ip4), (&mut self.ip6, m.ip6), (&mut self.dns, m.dns)] {
+        for (slot, value) in [
+            (&mut self.user, m.user),
+            (&mut self.ip4, m.ip4),
+            (&mut self.ip6, m.ip6),
+            (&mut self.dns, m.dns),
+        ] {
             if let Some(v) = value {
                 *slot = Some(ShortText::new(v));
             }
@@ -133,9 +138,10 @@ impl Connections {
         let known = self.entries.contains_key(&id);
         let users_now = if known {
             let facts = &mut self.entries.get_mut(&id).expect("known connection").facts;
-            let users = facts.add_user(m.user).then(|| facts.users.len());
+            let users = facts.add_user(m.user).then_some(facts.users.len());
             // Whether the previous line of this connection was a helper or a success.
-            let after_helper = std::mem::take(&mut facts.nofail) | std::mem::take(&mut facts.gained);
+            let after_helper =
+                std::mem::take(&mut facts.nofail) | std::mem::take(&mut facts.gained);
             if m.gained {
                 facts.pending = false;
             }
@@ -147,7 +153,7 @@ impl Connections {
             users
         } else {
             let mut facts = Facts::from_match(m);
-            let users = facts.add_user(m.user).then(|| facts.users.len());
+            let users = facts.add_user(m.user).then_some(facts.users.len());
             if forget {
                 self.ended = facts;
             } else {
@@ -159,7 +165,11 @@ impl Connections {
             let entry = self.remove(id).expect("known connection");
             self.ended = entry.facts;
         }
-        let facts = if forget { &mut self.ended } else { &mut self.entries.get_mut(&id).expect("stored").facts };
+        let facts = if forget {
+            &mut self.ended
+        } else {
+            &mut self.entries.get_mut(&id).expect("stored").facts
+        };
 
         let mut nofail = line_nofail;
         let mut counts_gain = m.gained;
@@ -171,7 +181,8 @@ impl Connections {
             counts_gain = false;
         }
         if !nofail {
-            let mut matches = std::mem::take(&mut facts.nofail_matches) + facts.matches.unwrap_or(0);
+            let mut matches =
+                std::mem::take(&mut facts.nofail_matches) + facts.matches.unwrap_or(0);
             if !counts_gain {
                 matches += 1;
             }
@@ -198,7 +209,10 @@ impl Connections {
         if self.entries.len() >= CAPACITY {
             // Drop the oldest entries; stop once one is still alive and there is room.
             while let Some(oldest) = self.order.pop_front() {
-                let alive = self.entries.remove(&oldest).is_some_and(|e| e.expires > now);
+                let alive = self
+                    .entries
+                    .remove(&oldest)
+                    .is_some_and(|e| e.expires > now);
                 if alive && self.entries.len() < CAPACITY {
                     break;
                 }

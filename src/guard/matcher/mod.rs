@@ -13,7 +13,20 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 /// Which of fail2ban's sshd filter modes to apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     #[default]
@@ -24,7 +37,17 @@ pub enum Mode {
 }
 
 /// How a line is framed before the sshd message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LogType {
     /// Decide per line.
@@ -177,7 +200,12 @@ impl SshdMatcher {
 
     /// Matches one line. `source_time` is when the source saw it (or the journal's time): the
     /// time of lines that carry none, and the clock for guessing a syslog date's year.
-    pub fn process_line(&mut self, line: &str, source_time: Timestamp, out: &mut Vec<Failure>) -> LineVerdict {
+    pub fn process_line(
+        &mut self,
+        line: &str,
+        source_time: Timestamp,
+        out: &mut Vec<Failure>,
+    ) -> LineVerdict {
         self.process_line_with(line, source_time, |f| out.push(f.to_owned()))
     }
 
@@ -205,7 +233,10 @@ impl SshdMatcher {
         let rule = self.rules.rules()[found.rule].id;
         self.last_rule = Some(rule);
         let facts = match split.id_end {
-            Some(end) => match self.connections.merge(connection_key(&text[..end]), &found, time) {
+            Some(end) => match self
+                .connections
+                .merge(connection_key(&text[..end]), &found, time)
+            {
                 Merged::Failure(facts) => facts,
                 Merged::Quiet => return LineVerdict::Helper,
             },
@@ -221,7 +252,12 @@ impl SshdMatcher {
         let Some(host) = host_of(facts) else {
             return LineVerdict::Helper;
         };
-        each(FailureRef { rule, host, time, facts });
+        each(FailureRef {
+            rule,
+            host,
+            time,
+            facts,
+        });
         LineVerdict::Failure
     }
 
@@ -234,7 +270,9 @@ impl SshdMatcher {
         match kind {
             LogType::Syslog | LogType::Auto => match self.leading_date(line) {
                 Some(found) => {
-                    let time = self.resolve(&found.fields, source_time).unwrap_or(source_time);
+                    let time = self
+                        .resolve(&found.fields, source_time)
+                        .unwrap_or(source_time);
                     if found.start == 0 {
                         let rest = &line[found.end..];
                         Some((time, Framed::Offset(found.end, prefix::split_syslog(rest))))
@@ -252,10 +290,16 @@ impl SshdMatcher {
             LogType::Raw => Some((source_time, Framed::InLine(prefix::split_raw(line)))),
             LogType::Rfc5424 => {
                 let after_header = rfc5424_header(line)?;
-                let found = timestamp::find_leading_date(&line[after_header..]).filter(|f| f.start == 0)?;
-                let time = self.resolve(&found.fields, source_time).unwrap_or(source_time);
+                let found =
+                    timestamp::find_leading_date(&line[after_header..]).filter(|f| f.start == 0)?;
+                let time = self
+                    .resolve(&found.fields, source_time)
+                    .unwrap_or(source_time);
                 let offset = after_header + found.end;
-                Some((time, Framed::Offset(offset, prefix::split_rfc5424(&line[offset..])?)))
+                Some((
+                    time,
+                    Framed::Offset(offset, prefix::split_rfc5424(&line[offset..])?),
+                ))
             }
         }
     }
@@ -352,12 +396,17 @@ fn host_of(facts: &connections::Facts) -> Option<Host> {
             Err(_) => Host::Name(text.to_string()),
         });
     }
-    facts.dns.as_ref().map(|d| Host::Name(d.as_str().to_string()))
+    facts
+        .dns
+        .as_ref()
+        .map(|d| Host::Name(d.as_str().to_string()))
 }
 
 /// FNV-1a: connection ids are short, and only compared with each other.
 fn connection_key(id: &str) -> u64 {
-    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 impl std::fmt::Display for Host {

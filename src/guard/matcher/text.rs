@@ -13,7 +13,10 @@ impl ShortText {
         if text.len() <= 23 {
             let mut bytes = [0u8; 23];
             bytes[..text.len()].copy_from_slice(text.as_bytes());
-            ShortText::Inline { len: text.len() as u8, bytes }
+            ShortText::Inline {
+                len: text.len() as u8,
+                bytes,
+            }
         } else {
             ShortText::Heap(text.into())
         }
@@ -22,7 +25,9 @@ impl ShortText {
     pub fn as_str(&self) -> &str {
         match self {
             // Built from a `&str` cut at its own length, so always valid UTF-8.
-            ShortText::Inline { len, bytes } => std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default(),
+            ShortText::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
             ShortText::Heap(text) => text,
         }
     }
@@ -40,7 +45,13 @@ mod tests {
 
     #[test]
     fn round_trips_short_and_long_text() {
-        for text in ["", "root", "ünïcödé", "exactly-twenty-three-by", "a much longer user name than fits inline"] {
+        for text in [
+            "",
+            "root",
+            "ünïcödé",
+            "exactly-twenty-three-by",
+            "a much longer user name than fits inline",
+        ] {
             assert_eq!(ShortText::new(text).as_str(), text);
         }
     }
