@@ -20,7 +20,7 @@ use super::lines::{Line, LineReader};
 use super::matcher::{
     Failure, FailureRef, Host, LineVerdict, LogType, MatcherOptions, Mode, SshdMatcher, rule_ids,
 };
-use super::window::FailureWindows;
+use super::window::Ticket;
 
 #[derive(Debug, clap::Args)]
 pub struct TestArgs {
@@ -121,7 +121,8 @@ pub struct Replay {
 
 /// Failures per rule and per address, and the would-ban replay.
 struct Counts {
-    windows: FailureWindows<Host>,
+    findtime: i64,
+    maxretry: u32,
     failures: u64,
     rule_hits: HashMap<&'static str, u64>,
     per_host: HashMap<Host, HostStats, foldhash::fast::RandomState>,
@@ -137,13 +138,9 @@ impl Counts {
         };
         stats.failures += 1;
         // Names are never resolved, so only addresses can be banned.
-        if matches!(failure.host, Host::Ip(_))
-            && self
-                .windows
-                .add(&failure.host, failure.time.as_second())
-                .is_some()
-        {
+        if matches!(failure.host, Host::Ip(_)) && stats.window.add(failure.time.as_second(), self.findtime) >= self.maxretry {
             stats.bans += 1;
+            stats.window.reset();
         }
     }
 }
@@ -152,6 +149,7 @@ impl Counts {
 struct HostStats {
     failures: u64,
     bans: u32,
+    window: Ticket,
 }
 
 impl Replay {
@@ -165,7 +163,8 @@ impl Replay {
             missed: 0,
             skipped: 0,
             counts: Counts {
-                windows: FailureWindows::new(findtime, maxretry),
+                findtime: findtime.max(0),
+                maxretry: maxretry.max(1),
                 failures: 0,
                 rule_hits: HashMap::new(),
                 per_host: HashMap::default(),

@@ -110,6 +110,8 @@ pub enum Merged<'a> {
 struct Entry {
     facts: Facts,
     expires: Timestamp,
+    /// Insertion number: tells a live place in `order` from one left by a removed entry.
+    seq: u64,
 }
 
 type Keyed<V> = HashMap<u64, V, foldhash::fast::RandomState>;
@@ -118,7 +120,9 @@ type Keyed<V> = HashMap<u64, V, foldhash::fast::RandomState>;
 #[derive(Debug, Default)]
 pub struct Connections {
     entries: Keyed<Entry>,
-    order: VecDeque<u64>,
+    /// Insertion order as (id, seq); removals leave stale places that eviction skips.
+    order: VecDeque<(u64, u64)>,
+    next_seq: u64,
     /// A connection that ended on the last line, kept until the next line for the caller to read.
     ended: Facts,
 }
@@ -208,25 +212,83 @@ impl Connections {
         let expires = now.saturating_add(LIFETIME).unwrap_or(now);
         if self.entries.len() >= CAPACITY {
             // Drop the oldest entries; stop once one is still alive and there is room.
-            while let Some(oldest) = self.order.pop_front() {
-                let alive = self
-                    .entries
-                    .remove(&oldest)
-                    .is_some_and(|e| e.expires > now);
+            while let Some((oldest, seq)) = self.order.pop_front() {
+                let Some(entry) = self.entries.get(&oldest).filter(|e| e.seq == seq) else {
+                    continue;
+                };
+                let alive = entry.expires > now;
+                self.entries.remove(&oldest);
                 if alive && self.entries.len() < CAPACITY {
                     break;
                 }
             }
         }
-        self.entries.insert(id, Entry { facts, expires });
-        self.order.push_back(id);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.entries.insert(id, Entry { facts, expires, seq });
+        self.order.push_back((id, seq));
+        if self.order.len() > 8 * CAPACITY {
+            let entries = &self.entries;
+            self.order.retain(|(id, seq)| entries.get(id).is_some_and(|e| e.seq == *seq));
+        }
     }
 
     fn remove(&mut self, id: u64) -> Option<Entry> {
-        let entry = self.entries.remove(&id)?;
-        if let Some(at) = self.order.iter().rposition(|&k| k == id) {
-            self.order.remove(at);
+        self.entries.remove(&id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line<'a>(user: Option<&'a str>, ip: Option<&'a str>, nofail: bool, forget: bool, gained: bool) -> RuleMatch<'a> {
+        RuleMatch { rule: 0, user, ip4: ip, ip6: None, dns: None, nofail, forget, gained }
+    }
+
+    fn at(second: i64) -> Timestamp {
+        Timestamp::from_second(1_700_000_000 + second).unwrap()
+    }
+
+    #[test]
+    fn a_helper_supplies_the_address_of_a_later_failure() {
+        let mut c = Connections::default();
+        assert!(matches!(c.merge(1, &line(None, Some("192.0.2.1"), true, false, false), at(0)), Merged::Quiet));
+        match c.merge(1, &line(Some("root"), None, false, false, false), at(1)) {
+            Merged::Failure(f) => assert_eq!((f.ip4.as_ref().map(ShortText::as_str), f.attempts()), (Some("192.0.2.1"), 2)),
+            Merged::Quiet => panic!("expected a failure"),
         }
-        Some(entry)
+    }
+
+    #[test]
+    fn a_pending_failure_fires_when_the_address_arrives() {
+        let mut c = Connections::default();
+        assert!(matches!(c.merge(7, &line(None, None, false, false, false), at(0)), Merged::Quiet));
+        assert!(matches!(c.merge(7, &line(None, Some("192.0.2.9"), true, true, false), at(1)), Merged::Failure(_)));
+        assert_eq!(c.len(), 0, "the closing line forgets the connection");
+    }
+
+    #[test]
+    fn success_excuses_one_user_but_not_several() {
+        let mut c = Connections::default();
+        c.merge(1, &line(Some("root"), Some("192.0.2.1"), true, false, false), at(0));
+        assert!(matches!(c.merge(1, &line(Some("root"), Some("192.0.2.1"), false, true, true), at(1)), Merged::Quiet));
+        c.merge(2, &line(Some("root"), Some("192.0.2.2"), true, false, false), at(0));
+        c.merge(2, &line(Some("admin"), Some("192.0.2.2"), true, false, false), at(0));
+        assert!(matches!(c.merge(2, &line(Some("known"), Some("192.0.2.2"), false, true, true), at(1)), Merged::Failure(_)));
+    }
+
+    #[test]
+    fn memory_is_bounded_oldest_first_and_expires() {
+        let mut c = Connections::default();
+        for id in 0..(CAPACITY as u64 + 50) {
+            c.merge(id, &line(None, Some("192.0.2.1"), true, false, false), at(0));
+        }
+        assert_eq!(c.len(), CAPACITY);
+        assert!(!c.entries.contains_key(&0), "the oldest went first");
+        assert!(c.entries.contains_key(&(CAPACITY as u64 + 49)));
+        // Five minutes later a known id is a new connection.
+        c.merge(120, &line(None, None, false, false, false), at(301));
+        assert_eq!(c.entries.get(&120).map(|e| e.facts.attempts()), Some(1));
     }
 }

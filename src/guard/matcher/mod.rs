@@ -385,9 +385,9 @@ fn rfc5424_header(line: &str) -> Option<usize> {
 /// The failure's host: an address when the text is one, else the raw text.
 fn host_of(facts: &connections::Facts) -> Option<Host> {
     if let Some(text) = facts.ip4.as_ref().map(ShortText::as_str) {
-        return Some(match text.parse::<std::net::Ipv4Addr>() {
-            Ok(ip) => Host::Ip(IpAddr::V4(ip)),
-            Err(_) => Host::Name(text.to_string()),
+        return Some(match dotted_quad(text) {
+            Some(ip) => Host::Ip(IpAddr::V4(ip)),
+            None => Host::Name(text.to_string()),
         });
     }
     if let Some(text) = facts.ip6.as_ref().map(ShortText::as_str) {
@@ -402,11 +402,40 @@ fn host_of(facts: &connections::Facts) -> Option<Host> {
         .map(|d| Host::Name(d.as_str().to_string()))
 }
 
+/// A dotted quad as `Ipv4Addr` parses it (no leading zeros, each part at most 255), faster.
+fn dotted_quad(text: &str) -> Option<std::net::Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = text.split('.');
+    for octet in &mut octets {
+        let part = parts.next()?.as_bytes();
+        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
+            return None;
+        }
+        let mut value = 0u16;
+        for &c in part {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + u16::from(c - b'0');
+        }
+        *octet = u8::try_from(value).ok()?;
+    }
+    parts.next().is_none().then_some(std::net::Ipv4Addr::from(octets))
+}
+
 /// FNV-1a: connection ids are short, and only compared with each other.
 fn connection_key(id: &str) -> u64 {
     id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+#[cfg(test)]
+#[test]
+fn dotted_quad_agrees_with_the_standard_parser() {
+    for text in ["192.0.2.1", "0.0.0.0", "255.255.255.255", "256.1.1.1", "192.030.0.6", "1.2.3", "1.2.3.4.5", "1..2.3", "01.2.3.4", "a.b.c.d", ""] {
+        assert_eq!(dotted_quad(text), text.parse().ok(), "{text}");
+    }
 }
 
 impl std::fmt::Display for Host {
