@@ -48,3 +48,19 @@ if [ -x "$parser" ]; then
 else
     echo "sshg-parser: not installed (apt-get install sshguard)"
 fi
+
+# Same failures? fail2ban-regex prints the address of every failure in order (-o ip); so does
+# `guard test --per-line --json`. The two sequences are compared line by line.
+if command -v fail2ban-regex >/dev/null; then
+    fail2ban-regex -o ip "$work/auth.log" /etc/fail2ban/filter.d/sshd.conf >"$work/f2b-ips" 2>/dev/null || true
+    "$bin" guard test --now 2025-01-06T00:00:00Z --timezone UTC --json --per-line "$work/auth.log" |
+        python3 -c 'import json,sys
+for l in sys.stdin:
+    for f in json.loads(l)["failures"]: print(f["host"])' >"$work/our-ips"
+    if cmp -s "$work/f2b-ips" "$work/our-ips"; then
+        echo "same failures: yes, $(wc -l <"$work/our-ips") failures, same addresses in the same order as fail2ban-regex"
+    else
+        echo "same failures: NO (fail2ban $(wc -l <"$work/f2b-ips"), portcullis $(wc -l <"$work/our-ips")); first differences:"
+        diff "$work/f2b-ips" "$work/our-ips" | head -20
+    fi
+fi
