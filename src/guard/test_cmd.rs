@@ -138,7 +138,9 @@ impl Counts {
         };
         stats.failures += 1;
         // Names are never resolved, so only addresses can be banned.
-        if matches!(failure.host, Host::Ip(_)) && stats.window.add(failure.time.as_second(), self.findtime) >= self.maxretry {
+        if matches!(failure.host, Host::Ip(_))
+            && stats.window.add(failure.time.as_second(), self.findtime) >= self.maxretry
+        {
             stats.bans += 1;
             stats.window.reset();
         }

@@ -106,7 +106,7 @@ pub enum Merged<'a> {
     Failure(&'a Facts),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Entry {
     facts: Facts,
     expires: Timestamp,
@@ -117,7 +117,7 @@ struct Entry {
 type Keyed<V> = HashMap<u64, V, foldhash::fast::RandomState>;
 
 /// Connections by id, oldest first, bounded like fail2ban's cache.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Connections {
     entries: Keyed<Entry>,
     /// Insertion order as (id, seq); removals leave stale places that eviction skips.
@@ -225,11 +225,19 @@ impl Connections {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.entries.insert(id, Entry { facts, expires, seq });
+        self.entries.insert(
+            id,
+            Entry {
+                facts,
+                expires,
+                seq,
+            },
+        );
         self.order.push_back((id, seq));
         if self.order.len() > 8 * CAPACITY {
             let entries = &self.entries;
-            self.order.retain(|(id, seq)| entries.get(id).is_some_and(|e| e.seq == *seq));
+            self.order
+                .retain(|(id, seq)| entries.get(id).is_some_and(|e| e.seq == *seq));
         }
     }
 
@@ -242,8 +250,23 @@ impl Connections {
 mod tests {
     use super::*;
 
-    fn line<'a>(user: Option<&'a str>, ip: Option<&'a str>, nofail: bool, forget: bool, gained: bool) -> RuleMatch<'a> {
-        RuleMatch { rule: 0, user, ip4: ip, ip6: None, dns: None, nofail, forget, gained }
+    fn line<'a>(
+        user: Option<&'a str>,
+        ip: Option<&'a str>,
+        nofail: bool,
+        forget: bool,
+        gained: bool,
+    ) -> RuleMatch<'a> {
+        RuleMatch {
+            rule: 0,
+            user,
+            ip4: ip,
+            ip6: None,
+            dns: None,
+            nofail,
+            forget,
+            gained,
+        }
     }
 
     fn at(second: i64) -> Timestamp {
@@ -253,9 +276,15 @@ mod tests {
     #[test]
     fn a_helper_supplies_the_address_of_a_later_failure() {
         let mut c = Connections::default();
-        assert!(matches!(c.merge(1, &line(None, Some("192.0.2.1"), true, false, false), at(0)), Merged::Quiet));
+        assert!(matches!(
+            c.merge(1, &line(None, Some("192.0.2.1"), true, false, false), at(0)),
+            Merged::Quiet
+        ));
         match c.merge(1, &line(Some("root"), None, false, false, false), at(1)) {
-            Merged::Failure(f) => assert_eq!((f.ip4.as_ref().map(ShortText::as_str), f.attempts()), (Some("192.0.2.1"), 2)),
+            Merged::Failure(f) => assert_eq!(
+                (f.ip4.as_ref().map(ShortText::as_str), f.attempts()),
+                (Some("192.0.2.1"), 2)
+            ),
             Merged::Quiet => panic!("expected a failure"),
         }
     }
@@ -263,26 +292,62 @@ mod tests {
     #[test]
     fn a_pending_failure_fires_when_the_address_arrives() {
         let mut c = Connections::default();
-        assert!(matches!(c.merge(7, &line(None, None, false, false, false), at(0)), Merged::Quiet));
-        assert!(matches!(c.merge(7, &line(None, Some("192.0.2.9"), true, true, false), at(1)), Merged::Failure(_)));
+        assert!(matches!(
+            c.merge(7, &line(None, None, false, false, false), at(0)),
+            Merged::Quiet
+        ));
+        assert!(matches!(
+            c.merge(7, &line(None, Some("192.0.2.9"), true, true, false), at(1)),
+            Merged::Failure(_)
+        ));
         assert_eq!(c.len(), 0, "the closing line forgets the connection");
     }
 
     #[test]
     fn success_excuses_one_user_but_not_several() {
         let mut c = Connections::default();
-        c.merge(1, &line(Some("root"), Some("192.0.2.1"), true, false, false), at(0));
-        assert!(matches!(c.merge(1, &line(Some("root"), Some("192.0.2.1"), false, true, true), at(1)), Merged::Quiet));
-        c.merge(2, &line(Some("root"), Some("192.0.2.2"), true, false, false), at(0));
-        c.merge(2, &line(Some("admin"), Some("192.0.2.2"), true, false, false), at(0));
-        assert!(matches!(c.merge(2, &line(Some("known"), Some("192.0.2.2"), false, true, true), at(1)), Merged::Failure(_)));
+        c.merge(
+            1,
+            &line(Some("root"), Some("192.0.2.1"), true, false, false),
+            at(0),
+        );
+        assert!(matches!(
+            c.merge(
+                1,
+                &line(Some("root"), Some("192.0.2.1"), false, true, true),
+                at(1)
+            ),
+            Merged::Quiet
+        ));
+        c.merge(
+            2,
+            &line(Some("root"), Some("192.0.2.2"), true, false, false),
+            at(0),
+        );
+        c.merge(
+            2,
+            &line(Some("admin"), Some("192.0.2.2"), true, false, false),
+            at(0),
+        );
+        assert!(matches!(
+            c.merge(
+                2,
+                &line(Some("known"), Some("192.0.2.2"), false, true, true),
+                at(1)
+            ),
+            Merged::Failure(_)
+        ));
     }
 
     #[test]
     fn memory_is_bounded_oldest_first_and_expires() {
         let mut c = Connections::default();
         for id in 0..(CAPACITY as u64 + 50) {
-            c.merge(id, &line(None, Some("192.0.2.1"), true, false, false), at(0));
+            c.merge(
+                id,
+                &line(None, Some("192.0.2.1"), true, false, false),
+                at(0),
+            );
         }
         assert_eq!(c.len(), CAPACITY);
         assert!(!c.entries.contains_key(&0), "the oldest went first");

@@ -161,7 +161,7 @@ pub fn rule_ids(mode: Mode) -> Vec<&'static str> {
 }
 
 /// fail2ban's sshd filter as a state machine over lines.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SshdMatcher {
     options: MatcherOptions,
     rules: RuleSet,
@@ -420,7 +420,10 @@ fn dotted_quad(text: &str) -> Option<std::net::Ipv4Addr> {
         }
         *octet = u8::try_from(value).ok()?;
     }
-    parts.next().is_none().then_some(std::net::Ipv4Addr::from(octets))
+    parts
+        .next()
+        .is_none()
+        .then_some(std::net::Ipv4Addr::from(octets))
 }
 
 /// FNV-1a: connection ids are short, and only compared with each other.
@@ -433,7 +436,19 @@ fn connection_key(id: &str) -> u64 {
 #[cfg(test)]
 #[test]
 fn dotted_quad_agrees_with_the_standard_parser() {
-    for text in ["192.0.2.1", "0.0.0.0", "255.255.255.255", "256.1.1.1", "192.030.0.6", "1.2.3", "1.2.3.4.5", "1..2.3", "01.2.3.4", "a.b.c.d", ""] {
+    for text in [
+        "192.0.2.1",
+        "0.0.0.0",
+        "255.255.255.255",
+        "256.1.1.1",
+        "192.030.0.6",
+        "1.2.3",
+        "1.2.3.4.5",
+        "1..2.3",
+        "01.2.3.4",
+        "a.b.c.d",
+        "",
+    ] {
         assert_eq!(dotted_quad(text), text.parse().ok(), "{text}");
     }
 }

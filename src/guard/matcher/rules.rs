@@ -18,7 +18,7 @@ use super::patterns::{
 };
 
 /// One compiled rule.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Rule {
     /// Stable id, reported per failure and in hit counts.
     pub id: &'static str,
@@ -55,7 +55,7 @@ pub struct RuleMatch<'a> {
 }
 
 /// The ordered rules of one mode, with reusable capture buffers.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RuleSet {
     mode: Mode,
     rules: Vec<Rule>,
