@@ -188,6 +188,13 @@ impl SshdMatcher {
         }
     }
 
+    /// Ids of this matcher's rules, in fail2ban's order.
+    pub fn rule_ids(&self) -> Vec<&'static str> {
+        let mut ids: Vec<&'static str> = self.rules.rules().iter().map(|r| r.id).collect();
+        ids.dedup();
+        ids
+    }
+
     /// The rule that matched the last line, helper or failure.
     pub fn last_rule(&self) -> Option<&'static str> {
         self.last_rule
