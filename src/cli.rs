@@ -6,10 +6,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::guard;
+use crate::{audit, guard};
 
 #[derive(Debug, Parser)]
-#[command(name = "portcullis", version, about = "Harden a fresh server safely, and keep brute force out")]
+#[command(
+    name = "portcullis",
+    version,
+    about = "Harden a fresh server safely, and keep brute force out"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -17,6 +21,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check this server (or a mounted root) against the hardening guides.
+    Audit(audit::cli::AuditArgs),
     /// The fail2ban-compatible ban daemon and its tools.
     Guard {
         #[command(subcommand)]
@@ -27,6 +33,7 @@ pub enum Command {
 pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Audit(args) => audit::cli::run(&args),
         Command::Guard { command } => guard::cli::run(command),
     }
 }

@@ -1,0 +1,86 @@
+//! fail2ban jail configuration: INI files where later files override earlier ones per section and key.
+
+use std::collections::BTreeMap;
+
+use super::sshd::Origin;
+
+pub type Ini = BTreeMap<String, BTreeMap<String, (String, Origin)>>;
+
+/// Merges INI text into `ini` (later calls override earlier ones, as fail2ban reads .conf then .local).
+pub fn merge_ini(ini: &mut Ini, text: &str, file: &str) {
+    let mut section = String::new();
+    let mut last_key: Option<String> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim_end();
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') || t.starts_with(';') {
+            continue;
+        }
+        if t.starts_with('[') && t.ends_with(']') {
+            section = t[1..t.len() - 1].trim().to_string();
+            last_key = None;
+            continue;
+        }
+        if raw.starts_with([' ', '\t']) {
+            // Continuation of a multi-line value (failregex lists): append.
+            if let Some(k) = &last_key
+                && let Some((v, _)) = ini.get_mut(&section).and_then(|s| s.get_mut(k))
+            {
+                v.push('\n');
+                v.push_str(t);
+            }
+            continue;
+        }
+        if let Some((k, v)) = t.split_once(['=', ':']) {
+            let key = k.trim().to_ascii_lowercase();
+            ini.entry(section.clone()).or_default().insert(
+                key.clone(),
+                (
+                    v.trim().to_string(),
+                    Origin {
+                        file: file.to_string(),
+                        line: i + 1,
+                    },
+                ),
+            );
+            last_key = Some(key);
+        }
+    }
+}
+
+/// A jail's effective key: its own section, then [DEFAULT].
+pub fn jail_value<'a>(ini: &'a Ini, jail: &str, key: &str) -> Option<&'a (String, Origin)> {
+    ini.get(jail)
+        .and_then(|s| s.get(key))
+        .or_else(|| ini.get("DEFAULT").and_then(|s| s.get(key)))
+}
+
+pub fn is_true(v: &str) -> bool {
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "true" | "yes" | "1" | "on"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_files_override() {
+        let mut ini = Ini::new();
+        merge_ini(
+            &mut ini,
+            "[DEFAULT]\nbackend = auto\n[sshd]\nport = ssh\nenabled = false\n",
+            "jail.conf",
+        );
+        merge_ini(
+            &mut ini,
+            "[sshd]\nenabled = true\nbackend = systemd\n",
+            "jail.d/defaults-debian.conf",
+        );
+        assert!(is_true(&jail_value(&ini, "sshd", "enabled").unwrap().0));
+        assert_eq!(jail_value(&ini, "sshd", "backend").unwrap().0, "systemd");
+        assert_eq!(jail_value(&ini, "nginx", "backend").unwrap().0, "auto");
+    }
+}
