@@ -233,8 +233,8 @@ pub fn check(spec: &Spec, s: &SshdFacts, mode: Crypto) -> Finding {
         for alg in &list {
             if let Some(why) = broken(kind, alg) {
                 fails.push(format!("{alg} ({why})"));
-            } else if mode == Crypto::Hardened
-                && let Some((fatal, why)) = hardened_issue(kind, alg)
+            } else if let Some((fatal, why)) =
+                hardened_issue(kind, alg).filter(|_| mode == Crypto::Hardened)
             {
                 if fatal {
                     fails.push(format!("{alg} ({why})"))

@@ -68,8 +68,9 @@ fn accepts_port(t: &Table, c: &Chain, port: u16, depth: usize) -> Option<String>
             }
             Verdict::Drop | Verdict::Reject if r.conditions.is_empty() => return None,
             Verdict::Jump(target) => {
-                if let Some(sub) = t.chain(target)
-                    && let Some(hit) = accepts_port(t, sub, port, depth + 1)
+                if let Some(hit) = t
+                    .chain(target)
+                    .and_then(|sub| accepts_port(t, sub, port, depth + 1))
                 {
                     return Some(hit);
                 }

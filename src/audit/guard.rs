@@ -101,14 +101,15 @@ mod tests {
     fn with_jail(text: &str, auth_log: bool) -> HostFacts {
         let mut ini = Ini::new();
         merge_ini(&mut ini, text, "/etc/fail2ban/jail.local");
-        let mut f = HostFacts::default();
-        f.bans = BanFacts {
-            fail2ban: Some(ini),
-            auth_log_exists: auth_log,
-            running: vec!["fail2ban".into()],
+        HostFacts {
+            bans: BanFacts {
+                fail2ban: Some(ini),
+                auth_log_exists: auth_log,
+                running: vec!["fail2ban".into()],
+                ..Default::default()
+            },
             ..Default::default()
-        };
-        f
+        }
     }
 
     #[test]

@@ -85,11 +85,7 @@ pub fn score(findings: &[Finding]) -> u32 {
             Status::Skip | Status::Error => {}
         }
     }
-    if total == 0 {
-        100
-    } else {
-        (earned * 100 + total / 2) / total
-    }
+    (earned * 100 + total / 2).checked_div(total).unwrap_or(100)
 }
 
 /// The step an id belongs to: `sysctl.net.ipv4.ip_forward` → `sysctl`.

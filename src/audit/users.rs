@@ -16,8 +16,8 @@ pub fn checks(f: &HostFacts, p: &Profile) -> Vec<Finding> {
     ]
 }
 
-/// Groups whose members may use sudo on Debian/Ubuntu (sudo) and RHEL-likes (wheel); admin for old Ubuntu.
-const SUDO_GROUPS: &[&str] = &["sudo", "wheel", "admin"];
+/// Groups whose members may use sudo on Debian/Ubuntu (sudo) and RHEL-likes (wheel).
+const SUDO_GROUPS: &[&str] = &["sudo", "wheel"];
 
 fn sudo_route(f: &HostFacts, user: &User) -> Option<String> {
     if let Ok(groups) = &f.accounts.groups {

@@ -23,9 +23,10 @@ pub fn merge_ini(ini: &mut Ini, text: &str, file: &str) {
         }
         if raw.starts_with([' ', '\t']) {
             // Continuation of a multi-line value (failregex lists): append.
-            if let Some(k) = &last_key
-                && let Some((v, _)) = ini.get_mut(&section).and_then(|s| s.get_mut(k))
-            {
+            let target = last_key
+                .as_ref()
+                .and_then(|k| ini.get_mut(&section).and_then(|s| s.get_mut(k)));
+            if let Some((v, _)) = target {
                 v.push('\n');
                 v.push_str(t);
             }

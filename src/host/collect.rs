@@ -333,10 +333,11 @@ fn read_sudoers(root: &Root) -> Vec<(String, Origin)> {
             {
                 continue;
             }
-            if let Some(user) = t.split_whitespace().next()
-                && t.contains('=')
-                && user != "root"
-            {
+            let user = t
+                .split_whitespace()
+                .next()
+                .filter(|u| *u != "root" && t.contains('='));
+            if let Some(user) = user {
                 out.push((
                     user.to_string(),
                     Origin {

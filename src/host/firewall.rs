@@ -244,13 +244,8 @@ fn nft_ports(right: &Value) -> Vec<(u16, u16)> {
         if let Some(n) = v.as_u64() {
             let n = n.min(65535) as u16;
             out.push((n, n));
-        } else if let Some(r) = v.get("range").and_then(Value::as_array)
-            && let (Some(a), Some(b)) = (
-                r.first().and_then(Value::as_u64),
-                r.get(1).and_then(Value::as_u64),
-            )
-        {
-            out.push((a.min(65535) as u16, b.min(65535) as u16));
+        } else if let Some((a, b)) = nft_range(v) {
+            out.push((a, b));
         } else if let Some(name) = v.as_str() {
             if let Some(n) = service_port(name) {
                 out.push((n, n));
@@ -262,6 +257,13 @@ fn nft_ports(right: &Value) -> Vec<(u16, u16)> {
         None => add(right),
     }
     out
+}
+
+fn nft_range(v: &Value) -> Option<(u16, u16)> {
+    let r = v.get("range").and_then(Value::as_array)?;
+    let a = r.first().and_then(Value::as_u64)?;
+    let b = r.get(1).and_then(Value::as_u64)?;
+    Some((a.min(65535) as u16, b.min(65535) as u16))
 }
 
 fn service_port(name: &str) -> Option<u16> {

@@ -183,10 +183,11 @@ pub fn upgradable(
     for line in packages_list.lines() {
         if let Some(n) = line.strip_prefix("Package: ") {
             name = Some(n.trim());
-        } else if let Some(v) = line.strip_prefix("Version: ")
-            && let Some(n) = name.take()
-            && let Some(cur) = installed.get(n)
-        {
+        } else if let Some(v) = line.strip_prefix("Version: ") {
+            let Some(n) = name.take() else { continue };
+            let Some(cur) = installed.get(n) else {
+                continue;
+            };
             let v = v.trim();
             if compare_versions(v, cur) == Ordering::Greater {
                 let best = into
