@@ -33,8 +33,8 @@ impl Expect {
     }
     fn describe(&self) -> String {
         match self {
-            Expect::Eq(v) => v.clone(),
-            Expect::OneOf(set) => set.join(" or "),
+            Expect::Eq(v) => format!("= {v}"),
+            Expect::OneOf(set) => format!("= {}", set.join(" or ")),
             Expect::AtLeast(n) => format!(">= {n}"),
         }
     }
@@ -395,15 +395,12 @@ fn accept_ra(f: &HostFacts, p: &Profile, key: &str) -> Finding {
         "sysctl.accept_ra = \"{}\"",
         if expect.ok("0") { "off" } else { "on" }
     );
-    check_key(
-        f,
-        key,
-        &expect,
-        Severity::Low,
-        "ignore rogue router advertisements",
-        &profile_key,
-        note,
-    )
+    let why = if expect.ok("0") {
+        "ignore rogue router advertisements"
+    } else {
+        "IPv6 is configured by router advertisements"
+    };
+    check_key(f, key, &expect, Severity::Low, why, &profile_key, note)
 }
 
 fn check_key(
@@ -418,7 +415,7 @@ fn check_key(
     let target = expect.target();
     let spec = Spec::new(
         &format!("sysctl.{key}"),
-        &format!("{key} = {} ({why})", expect.describe()),
+        &format!("{key} {} ({why})", expect.describe()),
         sev,
         Some(profile_key),
         &format!(
