@@ -57,6 +57,12 @@ pub fn parse_apt_conf(text: &str, file: &str) -> Vec<(String, String, Origin)> {
                 .unwrap_or(rest.len());
             let key = &rest[..end];
             let after = rest[end..].trim_start();
+            if let Some(r) = rest.strip_prefix('"') {
+                // A bare list item (`"origin=...";`): skip it whole, braces inside quotes included.
+                let tail = r.split_once('"').map(|(_, t)| t).unwrap_or("");
+                rest = tail.trim_start().strip_prefix(';').unwrap_or(tail);
+                continue;
+            }
             if key.is_empty() {
                 // Stray punctuation: skip one character so garbage cannot loop forever.
                 rest = rest.get(1..).unwrap_or("");
@@ -244,5 +250,21 @@ mod tests {
             &mut up,
         );
         assert_eq!(up["bash"].1, "5.2-2");
+    }
+}
+
+#[cfg(test)]
+mod apt_list_tests {
+    use super::*;
+
+    #[test]
+    fn bare_list_items_do_not_derail_later_keys() {
+        let t = "Unattended-Upgrade::Origins-Pattern {\n        \"origin=Debian,codename=${distro_codename},label=Debian-Security\";\n};\n// Unattended-Upgrade::Automatic-Reboot \"false\";\nUnattended-Upgrade::Automatic-Reboot \"false\";\n";
+        let v = parse_apt_conf(t, "/f");
+        let hit = v
+            .iter()
+            .find(|(k, _, _)| k == "Unattended-Upgrade::Automatic-Reboot");
+        assert!(hit.is_some(), "{v:?}");
+        assert_eq!(hit.unwrap().2.line, 5);
     }
 }
