@@ -651,7 +651,7 @@ fn read_pending(root: &Root, pkgs: Option<&BTreeMap<String, String>>) -> Pending
     let mut all = BTreeMap::new();
     let mut security = BTreeMap::new();
     for n in plain {
-        let Ok(text) = root.read(&format!("{dir}/{n}")) else {
+        let Ok(text) = root.read_bytes(&format!("{dir}/{n}")) else {
             continue;
         };
         packages::upgradable(installed, &text, &mut all);

@@ -72,6 +72,11 @@ impl Root {
         }
     }
 
+    /// Raw bytes, for large files scanned without UTF-8 conversion.
+    pub fn read_bytes(&self, abs: &str) -> Result<Vec<u8>, ReadError> {
+        fs::read(self.path(abs)).map_err(|e| map_err(&e))
+    }
+
     /// Like `read`, but an absent file is `Ok(None)`.
     pub fn read_opt(&self, abs: &str) -> Result<Option<String>, ReadError> {
         match self.read(abs) {
