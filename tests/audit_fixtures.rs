@@ -95,11 +95,6 @@ fn fresh_debian_cloud_image_fails_for_the_right_reasons() {
         ("users.empty-passwords", "pass", "none empty"),
         ("users.uid0", "pass", "only root has uid 0"),
         (
-            "users.authorized-keys-perms",
-            "pass",
-            "/root/.ssh/authorized_keys: ok",
-        ),
-        (
             "ssh.root-login",
             "fail",
             "PermitRootLogin yes (/etc/ssh/sshd_config:12)",
@@ -212,6 +207,15 @@ fn fresh_debian_cloud_image_fails_for_the_right_reasons() {
         ("net.exposed", "fail", "tcp 0.0.0.0:6379 (redis-server)"),
         ("net.ssh-listening", "pass", "tcp 0.0.0.0:22 (sshd)"),
     ];
+    if key_files_ok("debian12-cloud", "root", 0) {
+        expected.push((
+            "users.authorized-keys-perms",
+            "pass",
+            "/root/.ssh/authorized_keys: ok",
+        ));
+    } else {
+        expected.push(("users.authorized-keys-perms", "fail", "/root"));
+    }
     for key in SYSCTL_GOOD_ON_DEBIAN {
         expected.push((
             Box::leak(format!("sysctl.{key}").into_boxed_str()),
@@ -237,11 +241,23 @@ fn fresh_debian_cloud_image_fails_for_the_right_reasons() {
     assert_eq!(report["host"]["hostname"], "debian-cloud");
 }
 
-/// The fixture's key files belong to whoever checked the repository out; sshd accepts root or the user.
+/// The fixture's key files belong to whoever checked the repository out, with the checkout's umask: the
+/// permission checks can only pass when that owner is root or the account's uid and nothing is group-writable.
+fn key_files_ok(root: &str, home: &str, uid: u32) -> bool {
+    let base = fixture(root);
+    let paths = [
+        home.to_string(),
+        format!("{home}/.ssh"),
+        format!("{home}/.ssh/authorized_keys"),
+    ];
+    paths.iter().all(|p| {
+        let meta = std::fs::metadata(base.join(p)).unwrap();
+        (meta.uid() == 0 || meta.uid() == uid) && meta.mode() & 0o022 == 0
+    })
+}
+
 fn key_owner_ok() -> bool {
-    let meta =
-        std::fs::metadata(fixture("hardened").join("home/admin/.ssh/authorized_keys")).unwrap();
-    meta.uid() == 0 || meta.uid() == 1000
+    key_files_ok("hardened", "home/admin", 1000)
 }
 
 #[test]

@@ -184,3 +184,65 @@ fn sshd_time_format() {
     assert_eq!(parse_sshd_time("45"), Some(45));
     assert_eq!(parse_sshd_time("x"), None);
 }
+
+#[test]
+fn every_yes_no_check_fails_on_the_wrong_value_and_passes_on_the_right_one() {
+    // (id, keyword, the guides' value)
+    let cases = [
+        ("ssh.password-auth", "PasswordAuthentication", "no"),
+        ("ssh.pubkey-auth", "PubkeyAuthentication", "yes"),
+        ("ssh.empty-passwords", "PermitEmptyPasswords", "no"),
+        ("ssh.kbd-interactive", "KbdInteractiveAuthentication", "no"),
+        ("ssh.x11-forwarding", "X11Forwarding", "no"),
+        ("ssh.agent-forwarding", "AllowAgentForwarding", "no"),
+        ("ssh.tcp-forwarding", "AllowTcpForwarding", "no"),
+        ("ssh.hostbased-auth", "HostbasedAuthentication", "no"),
+        ("ssh.ignore-rhosts", "IgnoreRhosts", "yes"),
+        ("ssh.permit-tunnel", "PermitTunnel", "no"),
+        ("ssh.gateway-ports", "GatewayPorts", "no"),
+        ("ssh.user-environment", "PermitUserEnvironment", "no"),
+        ("ssh.strict-modes", "StrictModes", "yes"),
+    ];
+    let p = Profile::default();
+    for (id, keyword, good) in cases {
+        let bad = if good == "yes" { "no" } else { "yes" };
+        let mut f = HostFacts::default();
+        f.sshd.sshd_t = Some(crate::host::sshd::parse_sshd_t(&format!(
+            "usepam yes\n{} {good}\n",
+            keyword.to_ascii_lowercase()
+        )));
+        assert_eq!(
+            find(&f, &p, id).status,
+            Status::Pass,
+            "{id} with {keyword} {good}"
+        );
+        f.sshd.sshd_t = Some(crate::host::sshd::parse_sshd_t(&format!(
+            "usepam yes\n{} {bad}\n",
+            keyword.to_ascii_lowercase()
+        )));
+        let x = find(&f, &p, id);
+        assert_eq!(x.status, Status::Fail, "{id} with {keyword} {bad}");
+        assert!(
+            x.evidence[0].starts_with(&format!("{keyword} {bad}")),
+            "{:?}",
+            x.evidence
+        );
+    }
+    // AllowTcpForwarding local still forwards.
+    let mut f = HostFacts::default();
+    f.sshd.sshd_t = Some(crate::host::sshd::parse_sshd_t(
+        "allowtcpforwarding local\n",
+    ));
+    assert_eq!(find(&f, &p, "ssh.tcp-forwarding").status, Status::Fail);
+}
+
+#[test]
+fn address_family_follows_the_profile() {
+    let f = from_files(vec![("/etc/ssh/sshd_config", "AddressFamily inet\n")]);
+    assert_eq!(
+        find(&f, &Profile::default(), "ssh.address-family").status,
+        Status::Fail
+    );
+    let p = Profile::parse("[ssh]\naddress_family = \"inet\"\n", "p").unwrap();
+    assert_eq!(find(&f, &p, "ssh.address-family").status, Status::Pass);
+}
