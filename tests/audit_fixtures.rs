@@ -363,7 +363,7 @@ fn hardened_host_passes_every_check_for_the_right_reason() {
         ));
     } else {
         expected.push(("users.admin", "fail", "key file permissions wrong"));
-        expected.push(("users.authorized-keys-perms", "fail", "owned by uid"));
+        expected.push(("users.authorized-keys-perms", "fail", "/home/admin"));
     }
     for key in SYSCTL_GOOD_ON_DEBIAN.iter().chain(SYSCTL_BAD_ON_DEBIAN) {
         expected.push((
