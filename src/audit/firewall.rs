@@ -53,13 +53,23 @@ fn label(t: &Table, c: &Chain) -> String {
 }
 
 /// Walks a chain as a new TCP connection to `port` would: the accepting rule, or None when it is dropped.
-fn accepts_port(t: &Table, c: &Chain, port: u16, depth: usize) -> Option<String> {
+/// Accept rules we could not read (iptables-nft `xt` matches) are collected in `unsure`.
+fn accepts_port(
+    t: &Table,
+    c: &Chain,
+    port: u16,
+    depth: usize,
+    unsure: &mut Vec<String>,
+) -> Option<String> {
     if depth > 8 {
         return None;
     }
     for r in &c.rules {
         if !r.matches_tcp_port(port) {
             continue;
+        }
+        if r.verdict == Verdict::Accept && r.conditions.iter().any(|c| c == "xt match") {
+            unsure.push(format!("{}: {}", label(t, c), r.text));
         }
         match &r.verdict {
             // A rule naming the port accepts it even when limited to some sources; one with no port must match all.
@@ -70,7 +80,7 @@ fn accepts_port(t: &Table, c: &Chain, port: u16, depth: usize) -> Option<String>
             Verdict::Jump(target) => {
                 if let Some(hit) = t
                     .chain(target)
-                    .and_then(|sub| accepts_port(t, sub, port, depth + 1))
+                    .and_then(|sub| accepts_port(t, sub, port, depth + 1, unsure))
                 {
                     return Some(hit);
                 }
@@ -107,22 +117,39 @@ impl<'a> FamilyView<'a> {
     pub fn default_deny(&self) -> bool {
         !self.deny_chains.is_empty()
     }
-    /// Ok(how) when every default-deny chain lets the port through; Err(which chain blocks it).
-    pub fn port(&self, port: u16) -> Result<Vec<String>, String> {
+    /// Whether a new TCP connection to `port` passes every default-deny chain.
+    pub fn port(&self, port: u16) -> Reach {
         let mut how = Vec::new();
         for (t, c) in &self.deny_chains {
-            match accepts_port(t, c, port, 0) {
+            let mut unsure = Vec::new();
+            match accepts_port(t, c, port, 0, &mut unsure) {
                 Some(h) => how.push(h),
+                None if !unsure.is_empty() => {
+                    return Reach::Unsure(format!(
+                        "{} may accept tcp/{port} through rules portcullis cannot read: {}",
+                        label(t, c),
+                        unsure.join("; ")
+                    ));
+                }
                 None => {
-                    return Err(format!(
+                    return Reach::Blocked(format!(
                         "{} drops new connections to tcp/{port}",
                         label(t, c)
                     ));
                 }
             }
         }
-        Ok(how)
+        Reach::Accepted(how)
     }
+}
+
+/// What happens to a new TCP connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    Accepted(Vec<String>),
+    Blocked(String),
+    /// Only rules we cannot read (iptables-nft compatibility matches) might let it in.
+    Unsure(String),
 }
 
 fn unreadable(spec: &Spec, fw: &FirewallFacts) -> Option<Finding> {
@@ -262,6 +289,7 @@ fn ssh_allowed(f: &HostFacts) -> Finding {
     }
     let mut ev = Vec::new();
     let mut blocked = Vec::new();
+    let mut unsure = Vec::new();
     let mut any_deny = false;
     for v6 in [false, true] {
         if v6 && f.net.ipv6_disabled {
@@ -273,9 +301,11 @@ fn ssh_allowed(f: &HostFacts) -> Finding {
         }
         any_deny = true;
         for &port in &ports {
+            let fam = if v6 { "IPv6" } else { "IPv4" };
             match view.port(port) {
-                Ok(how) => ev.extend(how),
-                Err(why) => blocked.push(format!("{}: {why}", if v6 { "IPv6" } else { "IPv4" })),
+                Reach::Accepted(how) => ev.extend(how),
+                Reach::Blocked(why) => blocked.push(format!("{fam}: {why}")),
+                Reach::Unsure(why) => unsure.push(format!("{fam}: {why}")),
             }
         }
     }
@@ -284,8 +314,12 @@ fn ssh_allowed(f: &HostFacts) -> Finding {
             "no default-deny firewall: nothing blocks SSH on port(s) {ports:?}"
         ));
     }
-    if blocked.is_empty() {
+    if blocked.is_empty() && unsure.is_empty() {
         spec.pass(ev)
+    } else if blocked.is_empty() {
+        unsure.push("check by hand with `nft list ruleset` or `iptables -S`".into());
+        unsure.extend(ev);
+        spec.warn(unsure)
     } else {
         blocked.push(format!(
             "sshd listens on {ports:?}; established sessions survive, new logins are refused"

@@ -4,7 +4,7 @@ use crate::host::HostFacts;
 use crate::host::net::{Listener, Proto};
 use crate::profile::Profile;
 
-use super::firewall::{FamilyView, ssh_ports};
+use super::firewall::{FamilyView, Reach, ssh_ports};
 use super::{Finding, Severity, Spec};
 
 pub fn checks(f: &HostFacts, p: &Profile) -> Vec<Finding> {
@@ -59,7 +59,7 @@ fn exposed(f: &HostFacts, p: &Profile) -> Finding {
         // A socket on :: also takes IPv4 (v4-mapped) unless bindv6only: both families must block it.
         let dual = l.is_v6() && l.addr.is_unspecified();
         let blocked = |v: &FamilyView| match l.proto {
-            Proto::Tcp => v.default_deny() && v.port(l.port).is_err(),
+            Proto::Tcp => v.default_deny() && matches!(v.port(l.port), Reach::Blocked(_)),
             Proto::Udp => v.default_deny(),
         };
         let is_blocked = fw_known && blocked(view) && (!dual || blocked(&v4));

@@ -96,9 +96,9 @@ fn jumps_into_user_chains_are_followed() {
     );
     let view_host = host(vec![t]);
     let view = FamilyView::new(&view_host.firewall, false);
-    assert!(view.port(22).is_ok());
+    assert!(matches!(view.port(22), Reach::Accepted(_)));
     assert!(
-        view.port(80).is_err(),
+        matches!(view.port(80), Reach::Blocked(_)),
         "the conntrack rule must not count as accepting new connections"
     );
 }
@@ -128,4 +128,16 @@ fn unreadable_ruleset_skips_or_errors() {
     f.firewall.readable = true;
     f.firewall.errors = vec!["`nft -j list ruleset`: Operation not permitted".into()];
     assert_eq!(by_id(&f, "firewall.default-deny").status, Status::Error);
+}
+
+#[test]
+fn unreadable_xt_rules_give_a_warning_not_a_lockout_alarm() {
+    let text = r#"{"nftables":[{"table":{"family":"ip","name":"filter"}},
+      {"chain":{"family":"ip","table":"filter","name":"INPUT","type":"filter","hook":"input","prio":0,"policy":"drop"}},
+      {"rule":{"family":"ip","table":"filter","chain":"INPUT","expr":[{"xt":{"type":"match","name":"multiport"}},{"accept":null}]}}]}"#;
+    let mut f = host(parse_nft_json(text).unwrap());
+    f.net.ipv6_disabled = true;
+    let x = by_id(&f, "firewall.ssh-allowed");
+    assert_eq!(x.status, Status::Warn, "{:?}", x.evidence);
+    assert!(x.evidence[0].contains("cannot read"));
 }
