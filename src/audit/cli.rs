@@ -58,10 +58,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Profile::load(path)?,
         None => Profile::default(),
     };
-    if !args.root.is_dir() {
-        bail!("--root {}: not a directory", args.root.display());
-    }
-    let root = Root::new(&args.root);
+    let root = Root::open(&args.root).map_err(anyhow::Error::msg)?;
     let wanted = Wanted {
         sysctl_keys: super::wanted_sysctl_keys(&profile),
         admin_user: profile.admin.user.clone(),

@@ -448,6 +448,13 @@ fn check_key(
     if let Some(n) = note {
         ev.push(n);
     }
+    // An unreadable sysctl file means the persisted value may be another one.
+    ev.extend(
+        f.sysctl
+            .errors
+            .iter()
+            .map(|e| format!("could not read {e}")),
+    );
     let live_ok = expect.ok(live);
     let persisted_ok = persisted.map(|(v, _)| expect.ok(v));
     match (live_ok, persisted_ok) {

@@ -40,6 +40,15 @@ pub struct Root {
 }
 
 impl Root {
+    /// A root that must be an existing directory (what `--root` accepts).
+    pub fn open(base: &Path) -> Result<Root, String> {
+        if base.is_dir() {
+            Ok(Root::new(base))
+        } else {
+            Err(format!("--root {}: not a directory", base.display()))
+        }
+    }
+
     pub fn new(base: &Path) -> Root {
         let live = fs::canonicalize(base)
             .map(|p| p == Path::new("/"))
