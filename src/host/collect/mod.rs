@@ -35,15 +35,29 @@ pub fn collect(root: &Root, wanted: &Wanted) -> HostFacts {
         Ok(None) => Ok(BTreeMap::new()),
         Err(e) => Err(format!("/var/lib/dpkg/status: {e}")),
     };
-    let sshd = read_sshd(root, is_root, packages.as_ref().ok(), wanted);
+    let pkgs = packages.as_ref().ok();
+    // The two commands (`sshd -T`, `nft`) and the apt lists are the slow parts: read them side by side.
+    let (sshd, firewall, updates, rest) = std::thread::scope(|s| {
+        let fw = s.spawn(|| read_firewall(root, is_root));
+        let up = s.spawn(|| read_updates(root, pkgs));
+        let sshd = read_sshd(root, is_root, pkgs, wanted);
+        let rest = (
+            read_docker(root, &processes, pkgs),
+            read_bans(root, &processes, pkgs),
+            read_sysctl(root, &wanted.sysctl_keys),
+            read_mounts(root),
+            read_net(root, is_root, &processes),
+        );
+        // A reader never panics by design; if one did, its facts are simply empty.
+        (
+            sshd,
+            fw.join().unwrap_or_default(),
+            up.join().unwrap_or_default(),
+            rest,
+        )
+    });
+    let (docker, bans, sysctl, mounts, net) = rest;
     let accounts = read_accounts(root, &sshd);
-    let docker = read_docker(root, &processes, packages.as_ref().ok());
-    let firewall = read_firewall(root, is_root);
-    let bans = read_bans(root, &processes, packages.as_ref().ok());
-    let updates = read_updates(root, packages.as_ref().ok());
-    let sysctl = read_sysctl(root, &wanted.sysctl_keys);
-    let mounts = read_mounts(root);
-    let net = read_net(root, is_root, &processes);
     let hostname = root
         .read("/etc/hostname")
         .or_else(|_| root.read("/proc/sys/kernel/hostname"))
