@@ -20,18 +20,22 @@ pub fn checks(f: &HostFacts, p: &Profile) -> Vec<Finding> {
 const SUDO_GROUPS: &[&str] = &["sudo", "wheel"];
 
 fn sudo_route(f: &HostFacts, user: &User) -> Option<String> {
+    let sudoers = &f.accounts.sudoers;
+    // Groups granted sudo by a `%group` rule count like sudo and wheel.
+    let granted = |name: &str| {
+        SUDO_GROUPS.contains(&name)
+            || sudoers
+                .iter()
+                .any(|(w, _)| w.strip_prefix('%') == Some(name))
+    };
     if let Ok(groups) = &f.accounts.groups {
-        for g in groups
-            .iter()
-            .filter(|g| SUDO_GROUPS.contains(&g.name.as_str()))
-        {
+        for g in groups.iter().filter(|g| granted(&g.name)) {
             if g.members.iter().any(|m| m == &user.name) || g.gid == user.gid {
                 return Some(format!("member of group {}", g.name));
             }
         }
     }
-    f.accounts
-        .sudoers_users
+    sudoers
         .iter()
         .find(|(u, _)| u == &user.name)
         .map(|(_, o)| format!("named in {o}"))

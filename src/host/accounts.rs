@@ -1,4 +1,6 @@
-//! /etc/passwd, /etc/group, /etc/shadow and authorized_keys, parsed without touching the system.
+//! /etc/passwd, /etc/group, /etc/shadow, sudoers and authorized_keys, parsed without touching the system.
+
+use super::sshd::Origin;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct User {
@@ -106,6 +108,36 @@ pub fn parse_shadow(text: &str) -> Vec<ShadowEntry> {
             })
         })
         .collect()
+}
+
+/// Who each sudoers rule names: a user (`alice`) or a group (`%devops`); root and aliases are left out.
+pub fn parse_sudoers(text: &str, file: &str) -> Vec<(String, Origin)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        // `#include` and `@include` are directives, `Defaults` settings, `*_Alias` definitions.
+        if t.is_empty()
+            || t.starts_with('#')
+            || t.starts_with('@')
+            || t.starts_with("Defaults")
+            || t.contains("_Alias")
+        {
+            continue;
+        }
+        let Some(who) = t.split_whitespace().next() else {
+            continue;
+        };
+        if who != "root" && t.contains('=') {
+            out.push((
+                who.to_string(),
+                Origin {
+                    file: file.to_string(),
+                    line: i + 1,
+                },
+            ));
+        }
+    }
+    out
 }
 
 /// One line of an authorized_keys file that is not a usable key.
@@ -275,6 +307,18 @@ mod tests {
         assert!(shadow[0].is_locked());
         assert!(shadow[1].is_empty());
         assert!(!shadow[2].is_locked() && !shadow[2].is_empty());
+    }
+
+    #[test]
+    fn sudoers_names_users_and_groups() {
+        let rules = parse_sudoers(
+            "Defaults env_reset\nroot ALL=(ALL:ALL) ALL\n%sudo ALL=(ALL:ALL) ALL\n# alice ALL=(ALL) ALL\n\
+             User_Alias OPS = bob\ndeploy ALL=(ALL) NOPASSWD: ALL\n@includedir /etc/sudoers.d\n",
+            "/etc/sudoers",
+        );
+        let who: Vec<&str> = rules.iter().map(|(w, _)| w.as_str()).collect();
+        assert_eq!(who, vec!["%sudo", "deploy"]);
+        assert_eq!(rules[1].1.line, 6);
     }
 
     #[test]

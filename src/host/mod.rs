@@ -77,8 +77,8 @@ pub struct Accounts {
     pub passwd_problems: Vec<String>,
     pub groups: Result<Vec<Group>, String>,
     pub shadow: Result<Vec<ShadowEntry>, ReadError>,
-    /// Users named in sudoers files with a rule (not via a group).
-    pub sudoers_users: Vec<(String, Origin)>,
+    /// Who sudoers rules name: `user` or `%group`.
+    pub sudoers: Vec<(String, Origin)>,
     pub keys: Vec<UserKeys>,
 }
 
@@ -246,7 +246,7 @@ impl Default for Accounts {
             passwd_problems: Vec::new(),
             groups: Ok(Vec::new()),
             shadow: Ok(Vec::new()),
-            sudoers_users: Vec::new(),
+            sudoers: Vec::new(),
             keys: Vec::new(),
         }
     }

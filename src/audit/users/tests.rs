@@ -70,6 +70,22 @@ fn admin_needs_sudo_and_a_valid_key() {
         vec![keys("admin", 1000, 1, 0o666)],
     );
     assert_eq!(admin(&bad_perms, &p).status, Status::Fail);
+    let mut via_sudoers = host(
+        "devops:x:2000:admin\n",
+        LOCKED,
+        vec![keys("admin", 1000, 1, 0o600)],
+    );
+    assert_eq!(admin(&via_sudoers, &p).status, Status::Fail);
+    via_sudoers.accounts.sudoers = vec![(
+        "%devops".into(),
+        crate::host::Origin {
+            file: "/etc/sudoers.d/ops".into(),
+            line: 1,
+        },
+    )];
+    let x = admin(&via_sudoers, &p);
+    assert_eq!(x.status, Status::Pass);
+    assert!(x.evidence[0].contains("member of group devops"));
     let named = Profile::parse("[admin]\nuser = \"ops\"\n", "p").unwrap();
     assert!(admin(&good, &named).evidence[0].contains("ops does not exist"));
 }

@@ -18,7 +18,7 @@ pub(super) fn read_accounts(root: &Root, sshd: &SshdFacts) -> Accounts {
         .map(|t| accounts::parse_group(&t))
         .map_err(|e| format!("/etc/group: {e}"));
     let shadow = root.read("/etc/shadow").map(|t| accounts::parse_shadow(&t));
-    let sudoers_users = read_sudoers(root);
+    let sudoers = read_sudoers(root);
     let key_patterns = authorized_keys_patterns(sshd);
     let keys = users
         .as_ref()
@@ -34,7 +34,7 @@ pub(super) fn read_accounts(root: &Root, sshd: &SshdFacts) -> Accounts {
         passwd_problems,
         groups,
         shadow,
-        sudoers_users,
+        sudoers,
         keys,
     }
 }
@@ -93,7 +93,7 @@ pub(super) fn read_user_keys(root: &Root, user: &User, patterns: &[String]) -> U
     }
 }
 
-/// Users granted rules directly in /etc/sudoers and /etc/sudoers.d (group rules are `%group`).
+/// Who sudoers rules name, from /etc/sudoers and /etc/sudoers.d (in the files sudo reads).
 pub(super) fn read_sudoers(root: &Root) -> Vec<(String, Origin)> {
     let mut files = vec!["/etc/sudoers".to_string()];
     for name in root.list_dir("/etc/sudoers.d").unwrap_or_default() {
@@ -104,30 +104,8 @@ pub(super) fn read_sudoers(root: &Root) -> Vec<(String, Origin)> {
     }
     let mut out = Vec::new();
     for file in files {
-        let Ok(text) = root.read(&file) else { continue };
-        for (i, line) in text.lines().enumerate() {
-            let t = line.trim();
-            if t.is_empty()
-                || t.starts_with('#')
-                || t.starts_with("Defaults")
-                || t.starts_with('%')
-                || t.contains("_Alias")
-            {
-                continue;
-            }
-            let user = t
-                .split_whitespace()
-                .next()
-                .filter(|u| *u != "root" && t.contains('='));
-            if let Some(user) = user {
-                out.push((
-                    user.to_string(),
-                    Origin {
-                        file: file.clone(),
-                        line: i + 1,
-                    },
-                ));
-            }
+        if let Ok(text) = root.read(&file) {
+            out.extend(accounts::parse_sudoers(&text, &file));
         }
     }
     out
