@@ -587,20 +587,26 @@ fn dropin_conflict(spec: &Spec, s: &SshdFacts) -> Finding {
             }
         }
     }
-    let files = format!("read in order: {}", cfg.files.join(", "));
-    let mut problems: Vec<String> = cfg.problems.clone();
-    if ev.is_empty() {
-        let mut out = vec![files];
-        out.append(&mut problems);
-        return if out.len() > 1 {
-            spec.warn(out)
-        } else {
-            spec.pass(out)
-        };
+    let conflicts = !ev.is_empty();
+    let problems = !cfg.problems.is_empty();
+    ev.push(format!("read in order: {}", cfg.files.join(", ")));
+    ev.extend(cfg.problems.iter().cloned());
+    // Match blocks are not conflicts, but they change values for some connections: list them.
+    ev.extend(cfg.matches.iter().map(|m| {
+        format!(
+            "`Match {}` at {} sets {} keyword(s)",
+            m.criteria,
+            m.origin,
+            m.settings.len()
+        )
+    }));
+    if conflicts {
+        spec.fail(ev)
+    } else if problems {
+        spec.warn(ev)
+    } else {
+        spec.pass(ev)
     }
-    ev.push(files);
-    ev.append(&mut problems);
-    spec.fail(ev)
 }
 
 fn allow_users(spec: &Spec, f: &HostFacts, p: &Profile) -> Finding {

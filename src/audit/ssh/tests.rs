@@ -246,3 +246,28 @@ fn address_family_follows_the_profile() {
     let p = Profile::parse("[ssh]\naddress_family = \"inet\"\n", "p").unwrap();
     assert_eq!(find(&f, &p, "ssh.address-family").status, Status::Pass);
 }
+
+#[test]
+fn dropin_conflict_lists_match_blocks_and_warns_on_include_loops() {
+    let f = from_files(vec![(
+        "/etc/ssh/sshd_config",
+        "PasswordAuthentication no\nMatch User backup\n  ForceCommand internal-sftp\n",
+    )]);
+    let x = find(&f, &Profile::default(), "ssh.dropin-conflict");
+    assert_eq!(x.status, Status::Pass);
+    assert!(
+        x.evidence
+            .iter()
+            .any(|e| e.contains("`Match User backup` at /etc/ssh/sshd_config:2")),
+        "{:?}",
+        x.evidence
+    );
+    let f = from_files(vec![(
+        "/etc/ssh/sshd_config",
+        "Include /etc/ssh/sshd_config\n",
+    )]);
+    assert_eq!(
+        find(&f, &Profile::default(), "ssh.dropin-conflict").status,
+        Status::Warn
+    );
+}
