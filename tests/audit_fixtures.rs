@@ -380,7 +380,7 @@ fn hardened_host_passes_every_check_for_the_right_reason() {
 }
 
 #[test]
-fn docker_keeps_ip_forward_and_ra_hosts_keep_accept_ra() {
+fn docker_host_keeps_ip_forward_on() {
     // Copy the cloud fixture, then make it a Docker host with forwarding on.
     let tmp = std::env::temp_dir().join(format!("portcullis-docker-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
@@ -403,6 +403,48 @@ fn docker_keeps_ip_forward_and_ra_hosts_keep_accept_ra() {
         "{}",
         c[1]
     );
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+#[test]
+fn socket_activated_sshd_takes_its_port_from_ssh_socket() {
+    // Ubuntu 22.10+: ssh.socket owns the listening socket; a Port line alone changes nothing.
+    let tmp = std::env::temp_dir().join(format!("portcullis-socket-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    copy_tree(&fixture("debian12-cloud"), &tmp);
+    let write = |path: &str, text: &str| {
+        let p = tmp.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("etc/ssh/sshd_config.d/00-port.conf", "Port 2222\n");
+    write(
+        "lib/systemd/system/ssh.socket",
+        "[Socket]\nListenStream=0.0.0.0:22\nAccept=no\n",
+    );
+    write("etc/systemd/system/sockets.target.wants/ssh.socket", "");
+    let profile = tmp.join("profile.toml");
+    std::fs::write(&profile, "[ssh]\nport = 2222\n").unwrap();
+    let (_, report) = audit_json(&[
+        "--root",
+        tmp.to_str().unwrap(),
+        "--profile",
+        profile.to_str().unwrap(),
+        "--only",
+        "ssh.port,net.ssh-listening",
+    ]);
+    let c = checks(&report);
+    assert_eq!(c[0]["id"], "ssh.port");
+    assert_eq!(c[0]["status"], "fail", "{}", c[0]);
+    assert!(
+        c[0]["evidence"]
+            .to_string()
+            .contains("ssh.socket is enabled and listens on 0.0.0.0:22"),
+        "{}",
+        c[0]
+    );
+    // The fixture's recorded sockets show sshd on 22, which is what the socket says: no stale-port warning.
+    assert_eq!(c[1]["status"], "pass", "{}", c[1]);
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
