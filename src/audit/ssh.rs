@@ -419,6 +419,20 @@ fn bool_check(spec: &Spec, s: &SshdFacts, keyword: &str, want: bool) -> Finding 
     };
     let got = e.lower();
     // AllowTcpForwarding also takes local/remote/all: anything but "no" forwards something.
+    // Pure yes/no keywords; the others also take modes (PermitTunnel ethernet, GatewayPorts clientspecified,
+    // PermitUserEnvironment patterns, AllowTcpForwarding local) and every mode but "no" turns the feature on.
+    let multi_mode = matches!(
+        key.as_str(),
+        "allowtcpforwarding" | "permittunnel" | "gatewayports" | "permituserenvironment"
+    );
+    let known = matches!(got.as_str(), "yes" | "no") || (multi_mode && !got.is_empty());
+    if !known {
+        return spec.error(format!(
+            "{keyword} value {:?} is not understood ({})",
+            e.value(),
+            e.origin
+        ));
+    }
     let is_on = got != "no";
     let mut ev = vec![e.describe(keyword)];
     let overrides = match_overrides(s, &key, keyword);
@@ -514,6 +528,13 @@ fn port_check(spec: &Spec, s: &SshdFacts, want: Option<u16>) -> Finding {
         Err(err) => return spec.error(err),
     };
     let mut ports: Vec<u16> = e.values.iter().filter_map(|v| v.parse().ok()).collect();
+    if ports.len() != e.values.len() {
+        return spec.error(format!(
+            "Port value {:?} is not understood ({})",
+            e.values.join(" "),
+            e.origin
+        ));
+    }
     let mut ev = vec![e.describe("Port")];
     if s.socket.enabled && !s.socket.listen.is_empty() {
         // With socket activation systemd owns the listening socket: its ListenStream is the real port.

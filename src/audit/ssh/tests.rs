@@ -271,3 +271,22 @@ fn dropin_conflict_lists_match_blocks_and_warns_on_include_loops() {
         Status::Warn
     );
 }
+
+#[test]
+fn garbage_values_are_errors_not_verdicts() {
+    let mut f = HostFacts::default();
+    f.sshd.sshd_t = Some(crate::host::sshd::parse_sshd_t(
+        "port\npasswordauthentication maybe\n",
+    ));
+    let p = Profile::default();
+    assert_eq!(find(&f, &p, "ssh.port").status, Status::Error);
+    let x = find(&f, &p, "ssh.password-auth");
+    assert_eq!(x.status, Status::Error);
+    assert!(x.evidence[0].contains("\"maybe\" is not understood"));
+    // Modes other than yes/no are understood, and count as on.
+    f.sshd.sshd_t = Some(crate::host::sshd::parse_sshd_t(
+        "permittunnel ethernet\ngatewayports clientspecified\n",
+    ));
+    assert_eq!(find(&f, &p, "ssh.permit-tunnel").status, Status::Fail);
+    assert_eq!(find(&f, &p, "ssh.gateway-ports").status, Status::Fail);
+}
