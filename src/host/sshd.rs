@@ -90,6 +90,8 @@ pub trait ConfigSource {
 }
 
 const MAX_DEPTH: usize = 16;
+/// A file that includes itself twice per level would otherwise mean 2^16 reads.
+const MAX_FILES: usize = 256;
 
 /// Reads `main` and everything it includes.
 pub fn parse_sshd_config(main: &str, src: &dyn ConfigSource) -> Result<SshdConfig, String> {
@@ -161,13 +163,16 @@ fn parse_file(
             continue;
         }
         if key == "include" {
-            if depth >= MAX_DEPTH {
+            if depth >= MAX_DEPTH || cfg.files.len() >= MAX_FILES {
                 cfg.problems
                     .push(format!("{origin}: Include nested too deep (loop?)"));
                 continue;
             }
             for pattern in value.split_whitespace() {
                 for file in expand_include(pattern, src) {
+                    if cfg.files.len() >= MAX_FILES {
+                        break;
+                    }
                     match src.read(&file) {
                         Ok(Some(t)) => parse_file(&file, &t, src, cfg, current_match, depth + 1),
                         Ok(None) => {}
@@ -347,6 +352,12 @@ pub mod tests {
         )]);
         let cfg = parse_sshd_config("/etc/ssh/sshd_config", &src).unwrap();
         assert!(cfg.problems.iter().any(|p| p.contains("too deep")));
+        let twice = MemSource(vec![(
+            "/etc/ssh/sshd_config",
+            "Include /etc/ssh/sshd_config /etc/ssh/sshd_config\n",
+        )]);
+        let cfg = parse_sshd_config("/etc/ssh/sshd_config", &twice).unwrap();
+        assert!(cfg.files.len() <= MAX_FILES + 1, "{}", cfg.files.len());
     }
 
     #[test]
