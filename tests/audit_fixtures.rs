@@ -321,7 +321,7 @@ fn hardened_host_passes_every_check_for_the_right_reason() {
         ),
         ("firewall.docker-bypass", "skip", "Docker is not installed"),
         ("guard.active", "pass", "running: portcullis guard"),
-        ("guard.sshd-jail", "pass", "portcullis guard is configured"),
+        ("guard.sshd-jail", "pass", "its default sshd jail runs"),
         (
             "updates.unattended",
             "pass",

@@ -1,6 +1,6 @@
 //! Guide step "ban daemon": something bans SSH brute force (portcullis guard, fail2ban, sshguard, CrowdSec).
 
-use crate::host::ban::{is_true, jail_value};
+use crate::host::ban::{GuardSummary, is_true, jail_value};
 use crate::host::{BanFacts, HostFacts};
 use crate::profile::Profile;
 
@@ -54,8 +54,36 @@ fn sshd_jail(f: &HostFacts) -> Finding {
         "fail2ban: in /etc/fail2ban/jail.d/sshd.local set `[sshd]` `enabled = true` and `backend = systemd` (Debian 12 has no auth.log)",
     );
     let mut ev = Vec::new();
-    if b.guard_configured || b.running.iter().any(|r| r == "portcullis guard") {
-        return spec.pass(vec!["portcullis guard is configured (/etc/portcullis/portcullis.toml [guard]); it reads sshd from journald".into()]);
+    let guard_runs = b
+        .running
+        .iter()
+        .chain(&b.enabled)
+        .any(|r| r == "portcullis guard");
+    match &b.guard {
+        Some(GuardSummary::DefaultJails) => {
+            return spec.pass(vec!["portcullis guard: [guard] in /etc/portcullis/portcullis.toml lists no jails, so its default sshd jail runs".into()]);
+        }
+        Some(GuardSummary::Jails(j)) if j.iter().any(|n| n == "sshd") => {
+            return spec.pass(vec![format!(
+                "portcullis guard jails: {} (/etc/portcullis/portcullis.toml)",
+                j.join(", ")
+            )]);
+        }
+        Some(GuardSummary::Jails(j)) if guard_runs => {
+            return spec.fail(vec![format!(
+                "portcullis guard runs jails {} but none for sshd",
+                j.join(", ")
+            )]);
+        }
+        Some(GuardSummary::Invalid(e)) if guard_runs => {
+            return spec.error(format!("/etc/portcullis/portcullis.toml: {e}"));
+        }
+        _ if guard_runs => {
+            return spec.pass(vec![
+                "portcullis guard runs with its built-in sshd jail (no [guard] table)".into(),
+            ]);
+        }
+        _ => {}
     }
     if b.running.iter().chain(&b.enabled).any(|r| r == "sshguard") {
         return spec.pass(vec!["sshguard watches sshd by design".into()]);
@@ -126,6 +154,18 @@ mod tests {
         };
         assert_eq!(active(&stopped, true).status, Status::Fail);
         assert_eq!(active(&stopped, false).status, Status::Pass);
+    }
+
+    #[test]
+    fn portcullis_guard_jails() {
+        let mut f = HostFacts::default();
+        f.bans.running = vec!["portcullis guard".into()];
+        f.bans.guard = Some(GuardSummary::Jails(vec!["nginx".into()]));
+        assert_eq!(sshd_jail(&f).status, Status::Fail);
+        f.bans.guard = Some(GuardSummary::Jails(vec!["nginx".into(), "sshd".into()]));
+        assert_eq!(sshd_jail(&f).status, Status::Pass);
+        f.bans.guard = Some(GuardSummary::DefaultJails);
+        assert_eq!(sshd_jail(&f).status, Status::Pass);
     }
 
     #[test]

@@ -56,6 +56,31 @@ pub fn jail_value<'a>(ini: &'a Ini, jail: &str, key: &str) -> Option<&'a (String
         .or_else(|| ini.get("DEFAULT").and_then(|s| s.get(key)))
 }
 
+/// What the audit needs from portcullis.toml's `[guard]` (the guard's own loader validates the rest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuardSummary {
+    /// No `[guard]` table.
+    Absent,
+    /// `[guard]` without `[guard.jails]`: the guard runs its default sshd jail.
+    DefaultJails,
+    Jails(Vec<String>),
+    Invalid(String),
+}
+
+pub fn guard_jails(text: &str) -> GuardSummary {
+    let table: toml::Table = match toml::from_str(text) {
+        Ok(t) => t,
+        Err(e) => return GuardSummary::Invalid(e.message().to_string()),
+    };
+    let Some(guard) = table.get("guard").and_then(|g| g.as_table()) else {
+        return GuardSummary::Absent;
+    };
+    match guard.get("jails").and_then(|j| j.as_table()) {
+        Some(jails) if !jails.is_empty() => GuardSummary::Jails(jails.keys().cloned().collect()),
+        _ => GuardSummary::DefaultJails,
+    }
+}
+
 pub fn is_true(v: &str) -> bool {
     matches!(
         v.trim().to_ascii_lowercase().as_str(),
@@ -66,6 +91,20 @@ pub fn is_true(v: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guard_jails_from_the_profile() {
+        assert_eq!(guard_jails("[ssh]\nport = 22\n"), GuardSummary::Absent);
+        assert_eq!(
+            guard_jails("[guard]\nbantime = \"1h\"\n"),
+            GuardSummary::DefaultJails
+        );
+        assert_eq!(
+            guard_jails("[guard.jails.nginx]\nenabled = true\n"),
+            GuardSummary::Jails(vec!["nginx".into()])
+        );
+        assert!(matches!(guard_jails("[guard"), GuardSummary::Invalid(_)));
+    }
 
     #[test]
     fn later_files_override() {

@@ -145,7 +145,8 @@ pub struct BanFacts {
     pub installed: Vec<String>,
     pub fail2ban: Option<ban::Ini>,
     pub auth_log_exists: bool,
-    pub guard_configured: bool,
+    /// portcullis.toml's `[guard]` as far as the audit needs it; None when there is no portcullis.toml.
+    pub guard: Option<ban::GuardSummary>,
     pub crowdsec_sshd: bool,
 }
 

@@ -77,9 +77,9 @@ pub(super) fn read_bans(
         b.fail2ban = Some(ini);
     }
     b.auth_log_exists = root.exists("/var/log/auth.log") || root.exists("/var/log/secure");
-    b.guard_configured = root
-        .read("/etc/portcullis/portcullis.toml")
-        .is_ok_and(|t| t.lines().any(|l| l.trim() == "[guard]"));
+    if let Ok(text) = root.read("/etc/portcullis/portcullis.toml") {
+        b.guard = Some(ban::guard_jails(&text));
+    }
     b.crowdsec_sshd = root.exists("/etc/crowdsec/collections/sshd.yaml");
     b
 }
