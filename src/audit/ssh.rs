@@ -59,6 +59,10 @@ pub fn effective(s: &SshdFacts, key: &str) -> Result<Effective, String> {
             Some(fs) if fs.value.eq_ignore_ascii_case(&values[0]) => {
                 format!("`{}`; set at {}", s.sshd_t_cmd, fs.origin)
             }
+            // Not in the files at all: sshd is using its built-in default.
+            None if s.files.is_ok() && !MULTI_VALUED.contains(&key) => {
+                format!("`{}`; not set in the files: OpenSSH default", s.sshd_t_cmd)
+            }
             _ => format!("`{}`", s.sshd_t_cmd),
         };
         return Ok(Effective {
