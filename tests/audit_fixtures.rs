@@ -557,3 +557,80 @@ fn garbage_root_gives_findings_not_a_crash() {
     );
     std::fs::remove_dir_all(&tmp).unwrap();
 }
+
+/// Full JSON snapshots of both fixtures in tests/snapshots/ (regenerate with UPDATE_SNAPSHOTS=1 after a
+/// deliberate change, and review the diff). Checks whose result depends on who owns the checkout are left out.
+#[test]
+fn json_snapshots_of_both_fixtures() {
+    for (name, profile, owner_ok) in [
+        (
+            "debian12-cloud",
+            None,
+            key_files_ok("debian12-cloud", "root", 0),
+        ),
+        (
+            "hardened",
+            Some("etc/portcullis/portcullis.toml"),
+            key_owner_ok(),
+        ),
+    ] {
+        let root = fixture(name);
+        let mut args = vec!["--root".to_string(), root.display().to_string()];
+        if let Some(p) = profile {
+            args.push("--profile".into());
+            args.push(root.join(p).display().to_string());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (_, mut report) = audit_json(&args);
+        // The root path differs between checkouts, and whether we run as root between machines.
+        report["host"]["root"] = Value::String(format!("tests/fixtures/{name}"));
+        report["host"]["privileged"] = Value::Null;
+        let owner_dependent = ["users.admin", "users.authorized-keys-perms"];
+        let checks = report["checks"].as_array_mut().unwrap();
+        if !owner_ok {
+            checks.retain(|c| !owner_dependent.contains(&c["id"].as_str().unwrap()));
+        }
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("tests/snapshots/audit_{name}.json"));
+        let got = serde_json::to_string_pretty(&report).unwrap() + "\n";
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &got).unwrap();
+            continue;
+        }
+        let want =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut want: Value = serde_json::from_str(&want).unwrap();
+        if !owner_ok {
+            let wc = want["checks"].as_array_mut().unwrap();
+            wc.retain(|c| !owner_dependent.contains(&c["id"].as_str().unwrap()));
+            // Summary and score move with the dropped checks; compare the checks only.
+            want["summary"] = report["summary"].clone();
+            want["score"] = report["score"].clone();
+        }
+        if want != report {
+            let w = want["checks"].as_array().unwrap();
+            let g = report["checks"].as_array().unwrap();
+            let diffs: Vec<String> = g
+                .iter()
+                .filter(|c| !w.contains(c))
+                .map(|c| {
+                    format!(
+                        "now:  {c}\nwas:  {}",
+                        w.iter()
+                            .find(|x| x["id"] == c["id"])
+                            .map(|x| x.to_string())
+                            .unwrap_or_default()
+                    )
+                })
+                .collect();
+            panic!(
+                "{name}: output differs from {} (UPDATE_SNAPSHOTS=1 to accept)\n{}\nscore/summary: {} {}",
+                path.display(),
+                diffs.join("\n"),
+                report["score"],
+                report["summary"]
+            );
+        }
+    }
+}
