@@ -47,7 +47,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn of(findings: &[Finding]) -> Self {
+    pub fn of<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Self {
         let mut s = Summary::default();
         for f in findings {
             match f.status {
@@ -126,7 +126,23 @@ pub fn text(report: &Report, colour: bool) -> String {
         if in_step.is_empty() {
             continue;
         }
-        out.push_str(&format!("\n{}\n", p.bold(title)));
+        let s = Summary::of(in_step.iter().copied());
+        let mut counts = vec![format!("{} pass", s.pass)];
+        for (n, word) in [
+            (s.warn, "warn"),
+            (s.fail, "fail"),
+            (s.skip, "skip"),
+            (s.error, "error"),
+        ] {
+            if n > 0 {
+                counts.push(format!("{n} {word}"));
+            }
+        }
+        out.push_str(&format!(
+            "\n{} {}\n",
+            p.bold(title),
+            p.dim(&format!("({})", counts.join(", ")))
+        ));
         for f in in_step {
             out.push_str(&format!(
                 "  {} {:<44} {}\n",
