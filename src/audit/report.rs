@@ -177,3 +177,47 @@ pub fn text(report: &Report, colour: bool) -> String {
     ));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{Severity, Spec};
+
+    fn report(checks: &[Finding]) -> Report<'_> {
+        Report {
+            score: 50,
+            host: HostInfo::from_facts(&HostFacts::default()),
+            summary: Summary::of(checks),
+            checks,
+        }
+    }
+
+    #[test]
+    fn colour_only_when_asked_and_failures_show_their_fix() {
+        let checks = vec![
+            Spec::new(
+                "ssh.port",
+                "Port",
+                Severity::Low,
+                Some("ssh.port = 2222"),
+                "edit it",
+            )
+            .fail(vec!["Port 22 (x:1)".into()]),
+            Spec::new("ssh.crypto", "Crypto", Severity::Low, None, "unused")
+                .pass(vec!["fine".into()]),
+        ];
+        let r = report(&checks);
+        let plain = text(&r, false);
+        assert!(!plain.contains('\x1b'));
+        assert!(plain.contains("FAIL ssh.port"));
+        assert!(
+            plain.contains("Port 22 (x:1)") && plain.contains("fix (profile): ssh.port = 2222")
+        );
+        assert!(!plain.contains("fine"), "passing checks take one line");
+        assert!(plain.contains("SSH server (1 pass, 1 fail)"));
+        assert!(text(&r, true).contains("\x1b[31mFAIL"));
+        let v: serde_json::Value = serde_json::from_str(&json(&r)).unwrap();
+        assert_eq!(v["checks"][0]["status"], "fail");
+        assert_eq!(v["checks"][1]["fix"]["profile"], serde_json::Value::Null);
+    }
+}
