@@ -159,6 +159,12 @@ fn unreadable(spec: &Spec, fw: &FirewallFacts) -> Option<Finding> {
     if fw.tables.is_empty() && !fw.errors.is_empty() {
         return Some(spec.error(fw.errors.join("; ")));
     }
+    if fw.tables.is_empty() && !fw.denied.is_empty() {
+        return Some(spec.skip(format!(
+            "the ruleset cannot be read here: {}",
+            fw.denied.join("; ")
+        )));
+    }
     None
 }
 

@@ -44,8 +44,9 @@ fn exposed(f: &HostFacts, p: &Profile) -> Finding {
     };
     let mut expected: Vec<u16> = ssh_ports(f);
     expected.extend(p.firewall.allow.iter().map(|a| a.port));
+    let fw = &f.firewall;
     let fw_known =
-        f.firewall.readable && (f.firewall.errors.is_empty() || !f.firewall.tables.is_empty());
+        fw.readable && (!fw.tables.is_empty() || (fw.errors.is_empty() && fw.denied.is_empty()));
     let v4 = FamilyView::new(&f.firewall, false);
     let v6 = FamilyView::new(&f.firewall, true);
     let mut open = Vec::new();

@@ -127,6 +127,8 @@ pub struct FirewallFacts {
     pub notes: Vec<String>,
     /// Rulesets that could not be read or parsed.
     pub errors: Vec<String>,
+    /// Commands refused for lack of privilege (e.g. no CAP_NET_ADMIN in a container).
+    pub denied: Vec<String>,
     /// Live rulesets need root; when false the firewall checks skip.
     pub readable: bool,
     pub ufw_enabled: bool,

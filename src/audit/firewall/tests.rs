@@ -126,7 +126,9 @@ fn unreadable_ruleset_skips_or_errors() {
     f.firewall.readable = false;
     assert_eq!(by_id(&f, "firewall.active").status, Status::Skip);
     f.firewall.readable = true;
-    f.firewall.errors = vec!["`nft -j list ruleset`: Operation not permitted".into()];
+    f.firewall.denied = vec!["`nft -j list ruleset`: Operation not permitted".into()];
+    assert_eq!(by_id(&f, "firewall.default-deny").status, Status::Skip);
+    f.firewall.errors = vec!["`nft -j list ruleset`: not JSON".into()];
     assert_eq!(by_id(&f, "firewall.default-deny").status, Status::Error);
 }
 

@@ -58,7 +58,7 @@ pub(super) fn read_firewall(root: &Root, is_root: bool) -> FirewallFacts {
                 Err(e) => fw.errors.push(format!("`{}`: {e}", probe.display())),
             },
             CmdResult::Absent => fw.notes.push("nft: not installed".into()),
-            CmdResult::Failed(e) => fw.errors.push(format!("`{}`: {e}", probe.display())),
+            CmdResult::Failed(e) => record_failure(&mut fw, format!("`{}`: {e}", probe.display())),
         }
         for (v6, family) in [(false, Family::V4), (true, Family::V6)] {
             let probe = cmd::iptables_probe(v6);
@@ -73,7 +73,9 @@ pub(super) fn read_firewall(root: &Root, is_root: bool) -> FirewallFacts {
                     fw.tables.push(table);
                 }
                 CmdResult::Absent => fw.notes.push(format!("{}: not installed", probe.program)),
-                CmdResult::Failed(e) => fw.errors.push(format!("`{}`: {e}", probe.program)),
+                CmdResult::Failed(e) => {
+                    record_failure(&mut fw, format!("`{}`: {e}", probe.program))
+                }
             }
         }
     } else {
@@ -146,4 +148,14 @@ pub(super) fn read_firewalld(root: &Root, fw: &mut FirewallFacts) {
     fw.notes
         .push(format!("firewalld: enabled, default zone {zone}"));
     fw.tables.push(firewall::firewalld_zone_table(&xml, &zone));
+}
+
+/// Root without CAP_NET_ADMIN (an unprivileged container) cannot list rulesets: that is a limit, not an error.
+fn record_failure(fw: &mut FirewallFacts, msg: String) {
+    let lower = msg.to_ascii_lowercase();
+    if lower.contains("operation not permitted") || lower.contains("permission denied") {
+        fw.denied.push(msg);
+    } else {
+        fw.errors.push(msg);
+    }
 }
