@@ -60,8 +60,12 @@ fn admin(f: &HostFacts, p: &Profile) -> Finding {
     };
     let candidates: Vec<&User> = users
         .iter()
-        .filter(|u| u.uid != 0 && u.uid >= 1000 && u.uid != 65534)
-        .filter(|u| p.admin.user.as_ref().is_none_or(|want| &u.name == want))
+        .filter(|u| u.uid != 0)
+        .filter(|u| match &p.admin.user {
+            // A named admin may have any uid but 0; otherwise only human accounts are candidates.
+            Some(want) => &u.name == want,
+            None => u.uid >= 1000 && u.uid != 65534,
+        })
         .collect();
     if candidates.is_empty() {
         return spec.fail(vec![match &p.admin.user {

@@ -57,7 +57,7 @@ pub fn collect(root: &Root, wanted: &Wanted) -> HostFacts {
         )
     });
     let (docker, bans, sysctl, mounts, net) = rest;
-    let accounts = read_accounts(root, &sshd);
+    let accounts = read_accounts(root, &sshd, wanted.admin_user.as_deref());
     let hostname = root
         .read("/etc/hostname")
         .or_else(|_| root.read("/proc/sys/kernel/hostname"))

@@ -5,7 +5,8 @@ use crate::host::root::Root;
 use crate::host::sshd::Origin;
 use crate::host::*;
 
-pub(super) fn read_accounts(root: &Root, sshd: &SshdFacts) -> Accounts {
+/// Key files are read for root, human accounts (uid >= 1000) and the profile's admin whatever its uid.
+pub(super) fn read_accounts(root: &Root, sshd: &SshdFacts, admin: Option<&str>) -> Accounts {
     let (users, passwd_problems) = match root.read("/etc/passwd") {
         Ok(text) => {
             let (u, p) = accounts::parse_passwd(&text);
@@ -24,7 +25,10 @@ pub(super) fn read_accounts(root: &Root, sshd: &SshdFacts) -> Accounts {
         .as_ref()
         .map(|us| {
             us.iter()
-                .filter(|u| (u.uid == 0 || u.uid >= 1000) && u.uid != 65534 && u.can_log_in())
+                .filter(|u| {
+                    let human = (u.uid == 0 || u.uid >= 1000) && u.uid != 65534;
+                    (human || admin == Some(u.name.as_str())) && u.can_log_in()
+                })
                 .map(|u| read_user_keys(root, u, &key_patterns))
                 .collect()
         })
