@@ -140,9 +140,15 @@ fn pending(f: &HostFacts) -> Finding {
                 "{total} upgradable package(s), {security} from the security archive ({source})"
             )];
             ev.extend(examples.iter().cloned());
+            let stale = f.updates.lists_age_days.filter(|d| *d > 7);
+            if let Some(days) = stale {
+                ev.push(format!(
+                    "the apt lists are {days} days old: run `apt-get update` to see what is new"
+                ));
+            }
             if *security > 0 {
                 spec.fail(ev)
-            } else if *total > 0 {
+            } else if *total > 0 || stale.is_some() {
                 spec.warn(ev)
             } else {
                 spec.pass(ev)
@@ -236,6 +242,10 @@ mod tests {
             examples: vec![],
         };
         assert_eq!(pending(&f).status, Status::Pass);
+        f.updates.lists_age_days = Some(30);
+        let x = pending(&f);
+        assert_eq!(x.status, Status::Warn);
+        assert!(x.evidence.iter().any(|e| e.contains("30 days old")));
         f.updates.pending = Pending::Unknown("compressed".into());
         assert_eq!(pending(&f).status, Status::Skip);
         assert_eq!(reboot_required(&f).status, Status::Pass);

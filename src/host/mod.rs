@@ -158,6 +158,8 @@ pub struct UpdateFacts {
     pub pending: Pending,
     pub reboot_required: Option<Vec<String>>,
     pub security_source: Option<Origin>,
+    /// Age of the newest apt list: old lists hide pending updates.
+    pub lists_age_days: Option<u64>,
     pub sources_seen: usize,
 }
 

@@ -111,6 +111,18 @@ impl Root {
         })
     }
 
+    /// Whole days since the file was last modified (None when unknown or in the future).
+    pub fn age_days(&self, abs: &str) -> Option<u64> {
+        let modified = fs::metadata(self.path(abs)).ok()?.modified().ok()?;
+        Some(
+            std::time::SystemTime::now()
+                .duration_since(modified)
+                .ok()?
+                .as_secs()
+                / 86_400,
+        )
+    }
+
     pub fn read_link(&self, abs: &str) -> Option<String> {
         fs::read_link(self.path(abs))
             .ok()

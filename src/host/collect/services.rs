@@ -118,6 +118,16 @@ pub(super) fn read_updates(root: &Root, pkgs: Option<&BTreeMap<String, String>>)
         };
     read_sources(root, &mut u);
     u.pending = read_pending(root, pkgs);
+    // Only on the live system: in an image or a fixture checkout, file times say nothing about apt.
+    u.lists_age_days = root
+        .is_live()
+        .then(|| root.list_dir("/var/lib/apt/lists").ok())
+        .flatten()
+        .unwrap_or_default()
+        .iter()
+        .filter(|n| n.contains("_Packages") || n.ends_with("_InRelease"))
+        .filter_map(|n| root.age_days(&format!("/var/lib/apt/lists/{n}")))
+        .min();
     u
 }
 
