@@ -9,13 +9,24 @@ pub use types::*;
 
 use std::path::Path;
 
+/// `file:line:col: message`, or `file: message` when the file could not be read at all (line 0).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}:{col}: {message}")]
+#[error("{}", self.render())]
 pub struct ProfileError {
     pub file: String,
     pub line: usize,
     pub col: usize,
     pub message: String,
+}
+
+impl ProfileError {
+    fn render(&self) -> String {
+        if self.line == 0 {
+            format!("{}: {}", self.file, self.message)
+        } else {
+            format!("{}:{}:{}: {}", self.file, self.line, self.col, self.message)
+        }
+    }
 }
 
 impl Profile {
@@ -112,6 +123,16 @@ mod tests {
         let err = Profile::parse("[ssh]\npermit_root_login = \"sometimes\"\n", "p").unwrap_err();
         assert_eq!(err.line, 2);
         assert!(Profile::parse("[ssh\n", "p").is_err());
+    }
+
+    #[test]
+    fn unreadable_file_has_no_position() {
+        let err = Profile::load(Path::new("/nonexistent/portcullis.toml")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("/nonexistent/portcullis.toml: cannot read profile"),
+            "{err}"
+        );
     }
 
     #[test]
