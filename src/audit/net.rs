@@ -63,7 +63,10 @@ fn exposed(f: &HostFacts, p: &Profile) -> Finding {
             Proto::Tcp => v.default_deny() && matches!(v.port(l.port), Reach::Blocked(_)),
             Proto::Udp => v.default_deny(),
         };
-        let is_blocked = fw_known && blocked(view) && (!dual || blocked(&v4));
+        // Docker's published ports are DNATed before INPUT: only DOCKER-USER rules can filter them.
+        let docker_published =
+            l.process.as_deref() == Some("docker-proxy") && fw.docker_user_rules == 0;
+        let is_blocked = fw_known && !docker_published && blocked(view) && (!dual || blocked(&v4));
         if is_blocked {
             filtered.push(describe(l));
         } else if l.proto == Proto::Tcp && expected.contains(&l.port) {
@@ -196,6 +199,24 @@ mod tests {
         let p = Profile::parse("[[firewall.allow]]\nport = 6379\n", "p").unwrap();
         assert_eq!(exposed(&f, &p).status, Status::Pass);
         assert_eq!(exposed(&f, &Profile::default()).status, Status::Fail);
+    }
+
+    #[test]
+    fn docker_published_ports_are_not_filtered_by_input_rules() {
+        let mut f = HostFacts::default();
+        f.firewall.readable = true;
+        f.net.ipv6_disabled = true;
+        f.firewall.tables.push(parse_iptables_save(
+            "*filter\n:INPUT DROP [0:0]\nCOMMIT\n",
+            Family::V4,
+            "iptables",
+        ));
+        f.net.listeners = Ok(vec![listener(8080, "0.0.0.0", "docker-proxy")]);
+        let x = exposed(&f, &Profile::default());
+        assert_eq!(x.status, Status::Fail);
+        assert!(x.evidence[0].contains("8080 (docker-proxy)"));
+        f.firewall.docker_user_rules = 1;
+        assert_eq!(exposed(&f, &Profile::default()).status, Status::Pass);
     }
 
     #[test]
