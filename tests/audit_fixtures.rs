@@ -448,6 +448,83 @@ fn socket_activated_sshd_takes_its_port_from_ssh_socket() {
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
+#[test]
+fn ubuntu_with_ufw_docker_and_socket_activation() {
+    let root = fixture("ubuntu24-ufw-docker");
+    let (code, report) = audit_json(&["--root", root.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let by_id = |id: &str| {
+        checks(&report)
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("{id}"))
+            .clone()
+    };
+    let expect = [
+        // ufw's chains (INPUT -> ufw-before-input -> ufw-user-input) let the socket's port in, v4 and v6.
+        (
+            "firewall.active",
+            "pass",
+            "ufw: enabled (default input DROP)",
+        ),
+        (
+            "firewall.ssh-allowed",
+            "pass",
+            "ufw-user-input accepts: -p tcp -m tcp --dport 2222 -j ACCEPT",
+        ),
+        (
+            "firewall.ipv6",
+            "pass",
+            "ip6tables-save filter chain INPUT drops IPv6 by default",
+        ),
+        // ... but the port Docker publishes bypasses all of that.
+        (
+            "firewall.docker-bypass",
+            "fail",
+            "published on public addresses: 0.0.0.0:8080",
+        ),
+        ("net.exposed", "fail", "tcp 0.0.0.0:8080 (docker-proxy)"),
+        // ssh.socket decides the port: 2222, held by systemd.
+        (
+            "ssh.port",
+            "pass",
+            "ssh.socket is enabled and listens on 2222 (/etc/systemd/system/ssh.socket.d/override.conf:3)",
+        ),
+        ("net.ssh-listening", "pass", "tcp 0.0.0.0:2222 (systemd)"),
+        // Docker needs IPv4 forwarding; IPv6 forwarding is left to it.
+        (
+            "sysctl.net.ipv4.ip_forward",
+            "pass",
+            "container networking needs forwarding",
+        ),
+        (
+            "sysctl.net.ipv6.conf.all.forwarding",
+            "pass",
+            "either value is accepted",
+        ),
+        (
+            "updates.pending",
+            "fail",
+            "2 from the security archive (/var/lib/update-notifier/updates-available)",
+        ),
+        (
+            "updates.reboot-required",
+            "warn",
+            "linux-image-6.8.0-49-generic",
+        ),
+        ("ssh.password-auth", "pass", "60-cloudimg-settings.conf:1"),
+    ];
+    for (id, status, reason) in expect {
+        let c = by_id(id);
+        assert_eq!(c["status"], status, "{c}");
+        assert!(
+            c["evidence"].to_string().contains(reason),
+            "{id}: {reason:?} not in {}",
+            c["evidence"]
+        );
+    }
+}
+
 fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -558,10 +635,10 @@ fn garbage_root_gives_findings_not_a_crash() {
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
-/// Full JSON snapshots of both fixtures in tests/snapshots/ (regenerate with UPDATE_SNAPSHOTS=1 after a
+/// Full JSON snapshots of the fixtures in tests/snapshots/ (regenerate with UPDATE_SNAPSHOTS=1 after a
 /// deliberate change, and review the diff). Checks whose result depends on who owns the checkout are left out.
 #[test]
-fn json_snapshots_of_both_fixtures() {
+fn json_snapshots_of_the_fixtures() {
     for (name, profile, owner_ok) in [
         (
             "debian12-cloud",
@@ -572,6 +649,11 @@ fn json_snapshots_of_both_fixtures() {
             "hardened",
             Some("etc/portcullis/portcullis.toml"),
             key_owner_ok(),
+        ),
+        (
+            "ubuntu24-ufw-docker",
+            None,
+            key_files_ok("ubuntu24-ufw-docker", "home/ubuntu", 1000),
         ),
     ] {
         let root = fixture(name);

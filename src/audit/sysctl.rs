@@ -336,6 +336,14 @@ fn forwarding(f: &HostFacts, p: &Profile, key: &str) -> Finding {
             Some("the profile says this host routes (sysctl.ip_forward = \"on\")".to_string()),
         ),
         Toggle::Off => (Expect::Eq("0".into()), None),
+        // Docker needs IPv6 forwarding only for IPv6-enabled networks (off by default): accept either value.
+        Toggle::Auto if docker && key.starts_with("net.ipv6") => (
+            Expect::OneOf(&["0", "1"]),
+            Some(format!(
+                "Docker is present ({}): it needs IPv6 forwarding only for IPv6 networks, so either value is accepted",
+                f.docker.join(", ")
+            )),
+        ),
         Toggle::Auto if docker => (
             Expect::Eq("1".into()),
             Some(format!(
@@ -345,7 +353,11 @@ fn forwarding(f: &HostFacts, p: &Profile, key: &str) -> Finding {
         ),
         Toggle::Auto => (Expect::Eq("0".into()), None),
     };
-    let want = if expect.ok("1") { "on" } else { "off" };
+    let want = match (expect.ok("0"), expect.ok("1")) {
+        (true, true) => "auto",
+        (true, false) => "off",
+        _ => "on",
+    };
     let profile_key = format!("sysctl.ip_forward = \"{want}\"");
     // With Docker a 0 is an outage, not a hardening gap: say so instead of failing.
     let f2 = check_key(
@@ -543,6 +555,12 @@ mod tests {
             forwarding(&f, &p, "net.ipv4.ip_forward").status,
             Status::Warn
         );
+        // IPv6 forwarding is Docker's business only for IPv6 networks: 0 is fine there.
+        f.sysctl
+            .live
+            .insert("net.ipv6.conf.all.forwarding".into(), Ok("0".into()));
+        let x = forwarding(&f, &p, "net.ipv6.conf.all.forwarding");
+        assert_eq!(x.status, Status::Pass, "{:?}", x.evidence);
     }
 
     #[test]
