@@ -12,7 +12,7 @@ pub fn checks(f: &HostFacts, p: &Profile) -> Vec<Finding> {
         default_deny(f, false),
         ssh_allowed(f),
         default_deny(f, true),
-        docker_bypass(f, p),
+        docker_bypass(f),
     ]
 }
 
@@ -334,7 +334,7 @@ fn ssh_allowed(f: &HostFacts) -> Finding {
     }
 }
 
-fn docker_bypass(f: &HostFacts, _p: &Profile) -> Finding {
+fn docker_bypass(f: &HostFacts) -> Finding {
     let spec = Spec::new(
         "firewall.docker-bypass",
         "Docker-published ports do not bypass the firewall",
