@@ -6,7 +6,7 @@ use crate::profile::Profile;
 
 use super::{Finding, Severity, Spec, ssh};
 
-pub fn checks(f: &HostFacts, p: &Profile) -> Vec<Finding> {
+pub fn checks(f: &HostFacts, _p: &Profile) -> Vec<Finding> {
     vec![
         active(f),
         default_deny(f, false),
