@@ -136,12 +136,22 @@ impl Connections {
     pub fn merge(&mut self, id: u64, m: &RuleMatch, now: Timestamp) -> Merged<'_> {
         let forget = m.forget;
         let line_nofail = m.nofail || m.gained;
-        if self.entries.get(&id).is_some_and(|e| e.expires <= now) {
-            self.remove(id);
-        }
-        let known = self.entries.contains_key(&id);
-        let users_now = if known {
-            let facts = &mut self.entries.get_mut(&id).expect("known connection").facts;
+        let known = match self.entries.get(&id) {
+            Some(e) if e.expires <= now => {
+                self.remove(id);
+                false
+            }
+            Some(_) => true,
+            None => false,
+        };
+        let (facts, users_now) = if known {
+            let facts: &mut Facts = if forget {
+                // The connection ends here: its facts move out for this last line.
+                self.ended = self.remove(id).expect("known connection").facts;
+                &mut self.ended
+            } else {
+                &mut self.entries.get_mut(&id).expect("known connection").facts
+            };
             let users = facts.add_user(m.user).then_some(facts.users.len());
             // Whether the previous line of this connection was a helper or a success.
             let after_helper =
@@ -154,25 +164,17 @@ impl Connections {
                 facts.matches = None;
             }
             facts.overwrite_with(m);
-            users
+            (facts, users)
         } else {
-            let mut facts = Facts::from_match(m);
-            let users = facts.add_user(m.user).then_some(facts.users.len());
-            if forget {
-                self.ended = facts;
+            let mut fresh = Facts::from_match(m);
+            let users = fresh.add_user(m.user).then_some(fresh.users.len());
+            let facts = if forget {
+                self.ended = fresh;
+                &mut self.ended
             } else {
-                self.insert(id, facts, now);
-            }
-            users
-        };
-        if known && forget {
-            let entry = self.remove(id).expect("known connection");
-            self.ended = entry.facts;
-        }
-        let facts = if forget {
-            &mut self.ended
-        } else {
-            &mut self.entries.get_mut(&id).expect("stored").facts
+                self.insert(id, fresh, now)
+            };
+            (facts, users)
         };
 
         let mut nofail = line_nofail;
@@ -208,7 +210,7 @@ impl Connections {
         Merged::Failure(facts)
     }
 
-    fn insert(&mut self, id: u64, facts: Facts, now: Timestamp) {
+    fn insert(&mut self, id: u64, facts: Facts, now: Timestamp) -> &mut Facts {
         let expires = now.saturating_add(LIFETIME).unwrap_or(now);
         if self.entries.len() >= CAPACITY {
             // Drop the oldest entries; stop once one is still alive and there is room.
@@ -225,20 +227,18 @@ impl Connections {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.entries.insert(
-            id,
-            Entry {
-                facts,
-                expires,
-                seq,
-            },
-        );
         self.order.push_back((id, seq));
         if self.order.len() > 8 * CAPACITY {
             let entries = &self.entries;
             self.order
                 .retain(|(id, seq)| entries.get(id).is_some_and(|e| e.seq == *seq));
         }
+        let entry = self.entries.entry(id).insert_entry(Entry {
+            facts,
+            expires,
+            seq,
+        });
+        &mut entry.into_mut().facts
     }
 
     fn remove(&mut self, id: u64) -> Option<Entry> {

@@ -412,25 +412,29 @@ fn host_of(facts: &connections::Facts) -> Option<Host> {
 /// A dotted quad as `Ipv4Addr` parses it (no leading zeros, each part at most 255), faster.
 fn dotted_quad(text: &str) -> Option<std::net::Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut parts = text.split('.');
-    for octet in &mut octets {
-        let part = parts.next()?.as_bytes();
-        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
-            return None;
-        }
-        let mut value = 0u16;
-        for &c in part {
-            if !c.is_ascii_digit() {
-                return None;
+    let (mut index, mut value, mut digits, mut leading_zero) = (0usize, 0u16, 0u8, false);
+    for &c in text.as_bytes() {
+        match c {
+            b'0'..=b'9' => {
+                if digits == 3 || leading_zero {
+                    return None;
+                }
+                leading_zero = digits == 0 && c == b'0';
+                value = value * 10 + u16::from(c - b'0');
+                digits += 1;
             }
-            value = value * 10 + u16::from(c - b'0');
+            b'.' if digits > 0 && index < 3 => {
+                octets[index] = u8::try_from(value).ok()?;
+                (index, value, digits, leading_zero) = (index + 1, 0, 0, false);
+            }
+            _ => return None,
         }
-        *octet = u8::try_from(value).ok()?;
     }
-    parts
-        .next()
-        .is_none()
-        .then_some(std::net::Ipv4Addr::from(octets))
+    if index != 3 || digits == 0 {
+        return None;
+    }
+    octets[3] = u8::try_from(value).ok()?;
+    Some(std::net::Ipv4Addr::from(octets))
 }
 
 /// FNV-1a: connection ids are short, and only compared with each other.
