@@ -271,7 +271,7 @@ impl SshdMatcher {
     /// Finds the line's time and where its prefix and message lie.
     fn frame(&mut self, line: &str, source_time: Timestamp) -> Option<(Timestamp, Framed)> {
         let kind = match self.options.logtype {
-            LogType::Auto => detect(line),
+            LogType::Auto => self.detect(line),
             other => other,
         };
         match kind {
@@ -308,6 +308,19 @@ impl SshdMatcher {
                     Framed::Offset(offset, prefix::split_rfc5424(&line[offset..])?),
                 ))
             }
+        }
+    }
+
+    /// The log type of one line, for `auto`.
+    fn detect(&mut self, line: &str) -> LogType {
+        if rfc5424_header(line).is_some() {
+            LogType::Rfc5424
+        } else if self.leading_date(line).is_some() {
+            LogType::Syslog
+        } else if prefix::looks_like_journal(line) {
+            LogType::Journal
+        } else {
+            LogType::Raw
         }
     }
 
@@ -352,18 +365,6 @@ enum Framed {
     Joined(Split),
 }
 
-/// The log type of one line, for `auto`.
-fn detect(line: &str) -> LogType {
-    if rfc5424_header(line).is_some() {
-        LogType::Rfc5424
-    } else if timestamp::find_leading_date(line).is_some() {
-        LogType::Syslog
-    } else if prefix::looks_like_journal(line) {
-        LogType::Journal
-    } else {
-        LogType::Raw
-    }
-}
 
 /// `<PRI>VERSION ` at the start of an RFC 5424 line: the offset after it.
 fn rfc5424_header(line: &str) -> Option<usize> {
