@@ -365,7 +365,6 @@ enum Framed {
     Joined(Split),
 }
 
-
 /// `<PRI>VERSION ` at the start of an RFC 5424 line: the offset after it.
 fn rfc5424_header(line: &str) -> Option<usize> {
     let b = line.as_bytes();
