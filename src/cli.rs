@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use crate::guard;
 
 #[derive(Debug, Parser)]
-#[command(name = "portcullis", version, about = "Harden a fresh server safely, and keep brute force out")]
+#[command(
+    name = "portcullis",
+    version,
+    about = "Harden a fresh server safely, and keep brute force out"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

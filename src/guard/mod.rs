@@ -1,9 +1,13 @@
 //! guard: the fail2ban-compatible ban daemon.
 //!
-//! `matcher/` turns log lines into failures (pure, no I/O); `window` counts failures per address;
-//! `test_cmd` is the fail2ban-regex-style tester that drives both over a file.
+//! `matcher/` turns log lines into failures (pure, no I/O); `window` counts failures per address for
+//! `guard test`; `jail` decides bans; `config` and `duration` read the `[guard]` section. System access
+//! lives only in `source/`, `state`, `control` and `crate::firewall`; `daemon` wires them together.
 
 pub mod cli;
+pub mod config;
+pub mod duration;
+pub mod jail;
 pub mod matcher;
 pub mod test_cmd;
 pub mod window;
