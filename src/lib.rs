@@ -4,4 +4,5 @@
 //! Cores are I/O-free; all system access lives in `host/` (and the guard's sources and firewall driver).
 
 pub mod cli;
+pub mod firewall;
 pub mod guard;

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod duration;
 pub mod jail;
+pub mod log;
 pub mod matcher;
 pub mod test_cmd;
 pub mod window;
