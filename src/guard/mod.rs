@@ -10,5 +10,6 @@ pub mod duration;
 pub mod jail;
 pub mod log;
 pub mod matcher;
+pub mod state;
 pub mod test_cmd;
 pub mod window;
