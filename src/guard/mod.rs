@@ -10,6 +10,7 @@ pub mod duration;
 pub mod jail;
 pub mod log;
 pub mod matcher;
+pub mod source;
 pub mod state;
 pub mod test_cmd;
 pub mod window;
