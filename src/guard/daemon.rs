@@ -1,0 +1,675 @@
+//! `guard run`: sources → matcher → jail → firewall driver → state, in one event loop.
+//!
+//! Sources and the control socket run on their own threads and send `Event`s through one bounded
+//! channel (a flood of log lines slows the readers down instead of growing memory). The loop takes
+//! everything that is waiting, then flushes once: the state is saved in one transaction first (so a
+//! `kill -9` right after still restores the ban), then the firewall gets one transaction, then the
+//! control requests of that round are answered.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use ipnet::IpNet;
+use jiff::Timestamp;
+use serde_json::json;
+
+use super::config::{self, Backend, GuardConfig, JailConfig, SourceSpec};
+use super::control::{self, Request, Response};
+use super::jail::{Ban, IgnoreList, Jail, Outcome, Policy};
+use super::line_matcher::{self, LineMatcher};
+use super::matcher::{Failure, Host, LineVerdict, MatcherOptions};
+use super::source::{self, Mark, SourceMsg};
+use super::state::{self, Batch, State};
+use super::{alerts, log, metrics, sys};
+use crate::firewall::nft::{MAX_KERNEL_TIMEOUT, Nft};
+use crate::firewall::{Driver, Op, dry_run::DryRun};
+
+pub enum Event {
+    Source(SourceMsg),
+    Control(Request, mpsc::Sender<Response>),
+}
+
+/// Command-line overrides for `guard run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub config: PathBuf,
+    pub explicit_config: bool,
+    pub state_dir: Option<PathBuf>,
+    pub socket: Option<PathBuf>,
+    pub backend: Option<Backend>,
+}
+
+/// Per-jail counters beyond the jail's own.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LineStats {
+    pub lines: u64,
+    pub matched: u64,
+    pub missed: u64,
+    pub dropped: u64,
+    pub ignored: u64,
+}
+
+pub struct JailRt {
+    pub jail: Jail,
+    pub cfg: JailConfig,
+    pub source: SourceSpec,
+    matcher: Box<dyn LineMatcher>,
+    pub stats: LineStats,
+    /// Newest source time seen, for the lag metric.
+    pub last_line_time: Option<Timestamp>,
+}
+
+pub struct Daemon {
+    pub cfg: GuardConfig,
+    pub jails: Vec<JailRt>,
+    ignore: IgnoreList,
+    driver: Box<dyn Driver>,
+    state: State,
+    batch: Batch,
+    ops: Vec<Op>,
+    new_bans: Vec<(String, Ban)>,
+    replies: Vec<(mpsc::Sender<Response>, Response)>,
+    failures: Vec<Failure>,
+    reapply: bool,
+}
+
+pub fn load_config(opts: &RunOptions) -> anyhow::Result<GuardConfig> {
+    let mut cfg = config::load(&opts.config, opts.explicit_config)?;
+    if let Some(d) = &opts.state_dir {
+        cfg.state_dir = d.clone();
+    }
+    if let Some(s) = &opts.socket {
+        cfg.socket = s.clone();
+    }
+    if let Some(b) = opts.backend {
+        cfg.backend = b;
+    }
+    Ok(cfg)
+}
+
+fn ignore_list(cfg: &GuardConfig) -> IgnoreList {
+    let mut nets = cfg.ignoreip.clone();
+    if cfg.ignoreself {
+        nets.extend(sys::local_addresses().into_iter().map(IpNet::from));
+    }
+    IgnoreList::new(nets)
+}
+
+fn matcher_for(cfg: &JailConfig) -> Box<dyn LineMatcher> {
+    let timezone = jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC);
+    line_matcher::sshd(MatcherOptions {
+        mode: cfg.mode,
+        logtype: cfg.logtype,
+        timezone,
+    })
+}
+
+/// Display form of a banned network: the bare address for a single host.
+pub fn net_text(net: &IpNet) -> String {
+    if net.prefix_len() == net.max_prefix_len() {
+        net.addr().to_string()
+    } else {
+        net.to_string()
+    }
+}
+
+fn time_text(unix: i64) -> String {
+    Timestamp::from_second(unix)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+impl Daemon {
+    /// Build the jails, restore unexpired bans and ban counts from the state, and load the firewall
+    /// table with those bans in one transaction.
+    pub fn new(
+        cfg: GuardConfig,
+        driver: Box<dyn Driver>,
+        state: State,
+        ignore: IgnoreList,
+        auth_log_exists: bool,
+        now: i64,
+    ) -> anyhow::Result<Self> {
+        let mut jails: Vec<JailRt> = cfg
+            .jails
+            .values()
+            .filter(|j| j.enabled)
+            .map(|j| JailRt {
+                jail: Jail::new(j.name.clone(), Policy::from_config(j), cfg.ban_ipv6_prefix),
+                source: j.source(auth_log_exists),
+                matcher: matcher_for(j),
+                cfg: j.clone(),
+                stats: LineStats::default(),
+                last_line_time: None,
+            })
+            .collect();
+        let started = Instant::now();
+        for (jail, ban) in state.all_bans()? {
+            if let Some(rt) = jails.iter_mut().find(|r| r.jail.name == jail) {
+                rt.jail.remember_count(ban.net, ban.count);
+            }
+        }
+        let mut restored = 0usize;
+        for (jail, ban) in state.current_bans(now)? {
+            let Some(rt) = jails.iter_mut().find(|r| r.jail.name == jail) else {
+                continue;
+            };
+            if ignore.contains(ban.net.addr()) {
+                log::info(format_args!(
+                    "[{jail}] not restoring {}: it is in ignoreip now",
+                    net_text(&ban.net)
+                ));
+                continue;
+            }
+            rt.jail.restore(ban);
+            rt.jail.counters.total_banned += 1;
+            restored += 1;
+        }
+        let mut d = Daemon {
+            cfg,
+            jails,
+            ignore,
+            driver,
+            state,
+            batch: Batch::default(),
+            ops: Vec::new(),
+            new_bans: Vec::new(),
+            replies: Vec::new(),
+            failures: Vec::new(),
+            reapply: false,
+        };
+        d.setup_firewall(now)?;
+        if restored > 0 {
+            log::notice(format_args!(
+                "restored {restored} bans in {:.0?}",
+                started.elapsed()
+            ));
+        }
+        Ok(d)
+    }
+
+    /// (Re)create our table with every ban in force, for its remaining time.
+    fn setup_firewall(&mut self, now: i64) -> anyhow::Result<()> {
+        let bans: Vec<(IpNet, u64)> = self
+            .jails
+            .iter()
+            .flat_map(|r| r.jail.bans())
+            .filter(|b| b.end > now)
+            .map(|b| (b.net, (b.end - now) as u64))
+            .collect();
+        self.driver
+            .setup(&bans)
+            .with_context(|| format!("setting up the {} ban table", self.driver.name()))
+    }
+
+    fn jail_index(&self, name: &str) -> Option<usize> {
+        self.jails.iter().position(|r| r.jail.name == name)
+    }
+
+    pub fn handle(&mut self, ev: Event, now: i64) {
+        match ev {
+            Event::Source(msg) => self.on_source(msg, now),
+            Event::Control(req, reply) => {
+                let resp = self.on_request(req, now);
+                self.replies.push((reply, resp));
+            }
+        }
+    }
+
+    fn on_source(&mut self, msg: SourceMsg, now: i64) {
+        match msg {
+            SourceMsg::Lines {
+                source,
+                lines,
+                mark,
+            } => {
+                let Some(rt) = self.jails.get_mut(source) else {
+                    return;
+                };
+                for (line, time) in &lines {
+                    rt.stats.lines += 1;
+                    rt.last_line_time = Some(*time);
+                    self.failures.clear();
+                    match rt.matcher.process_line(line, *time, &mut self.failures) {
+                        LineVerdict::Missed => rt.stats.missed += 1,
+                        LineVerdict::Failure | LineVerdict::Helper => rt.stats.matched += 1,
+                    }
+                    for f in self.failures.drain(..) {
+                        let Host::Ip(ip) = f.host else { continue }; // names are never resolved
+                        match rt.jail.on_failure(
+                            ip,
+                            f.time.as_second(),
+                            f.attempts,
+                            now,
+                            &self.ignore,
+                        ) {
+                            Outcome::Banned(ban) => {
+                                log::notice(format_args!(
+                                    "[{}] Ban {} for {} ({} failures, ban #{})",
+                                    rt.jail.name,
+                                    net_text(&ban.net),
+                                    super::duration::format_secs(ban.seconds() as u64),
+                                    ban.failures,
+                                    ban.count
+                                ));
+                                self.ops.push(Op::Add {
+                                    net: ban.net,
+                                    seconds: ban.seconds() as u64,
+                                });
+                                self.batch.bans.push((rt.jail.name.clone(), ban.clone()));
+                                self.new_bans.push((rt.jail.name.clone(), ban));
+                            }
+                            Outcome::Ignored => {
+                                rt.stats.ignored += 1;
+                                log::info(format_args!(
+                                    "[{}] Ignore {ip} by ignoreip/ignoreself",
+                                    rt.jail.name
+                                ));
+                            }
+                            Outcome::Counted { .. } | Outcome::AlreadyBanned | Outcome::Stale => {}
+                        }
+                    }
+                }
+                match mark {
+                    Some(Mark::File { path, mark }) => self.batch.offsets.push((path, mark)),
+                    Some(Mark::Cursor { key, cursor }) => self.batch.cursors.push((key, cursor)),
+                    None => {}
+                }
+            }
+            SourceMsg::Dropped { source, count } => {
+                if let Some(rt) = self.jails.get_mut(source) {
+                    rt.stats.dropped += count;
+                }
+            }
+            SourceMsg::Note { source, text, warn } => {
+                let name = self.jails.get(source).map_or("?", |r| r.jail.name.as_str());
+                if warn {
+                    log::warn(format_args!("[{name}] {text}"));
+                } else {
+                    log::info(format_args!("[{name}] {text}"));
+                }
+            }
+        }
+    }
+
+    fn on_request(&mut self, req: Request, now: i64) -> Response {
+        match req {
+            Request::Ping => Response::ok(json!("pong")),
+            Request::Status { jail: None } => {
+                let names: Vec<&str> = self.jails.iter().map(|r| r.jail.name.as_str()).collect();
+                Response::ok(json!({ "number_of_jail": names.len(), "jails": names }))
+            }
+            Request::Status { jail: Some(name) } => match self.jail_index(&name) {
+                Some(i) => Response::ok(self.jail_status(i, now)),
+                None => Response::err(format!("Sorry but the jail '{name}' does not exist")),
+            },
+            Request::Ban { jail, ip, seconds } => self.manual_ban(&jail, &ip, seconds, now),
+            Request::Unban { ip, all } => self.manual_unban(ip.as_deref(), all),
+            Request::Reload => self.reload(now),
+        }
+    }
+
+    pub fn jail_status(&self, i: usize, now: i64) -> serde_json::Value {
+        let rt = &self.jails[i];
+        let banned: Vec<_> = rt
+            .jail
+            .bans()
+            .into_iter()
+            .filter(|b| b.end > now)
+            .map(|b| {
+                json!({
+                    "ip": net_text(&b.net),
+                    "until": time_text(b.end),
+                    "until_unix": b.end,
+                    "remaining": b.end - now,
+                    "count": b.count,
+                })
+            })
+            .collect();
+        let mut v = json!({
+            "jail": rt.jail.name,
+            "currently_failed": rt.jail.currently_failed(),
+            "total_failed": rt.jail.counters.total_failed,
+            "currently_banned": banned.len(),
+            "total_banned": rt.jail.counters.total_banned,
+            "banned": banned,
+            "lines": rt.stats.lines,
+            "lines_dropped": rt.stats.dropped,
+        });
+        match &rt.source {
+            SourceSpec::Files(f) => v["file_list"] = json!(f),
+            SourceSpec::Journal(m) => v["journal_matches"] = json!(m),
+            SourceSpec::Stdin => v["file_list"] = json!(["-"]),
+        }
+        v
+    }
+
+    fn manual_ban(&mut self, jail: &str, ip: &str, seconds: Option<u64>, now: i64) -> Response {
+        let Some(i) = self.jail_index(jail) else {
+            return Response::err(format!("Sorry but the jail '{jail}' does not exist"));
+        };
+        let Ok(addr) = ip.trim().parse::<IpAddr>() else {
+            return Response::err(format!("not an IP address: {ip:?}"));
+        };
+        if self.ignore.contains(addr) {
+            return Response::err(format!("{addr} is in ignoreip/ignoreself: not banning it"));
+        }
+        let rt = &mut self.jails[i];
+        let key = rt.jail.key(addr);
+        let secs = seconds.map(|s| i64::try_from(s).unwrap_or(i64::MAX));
+        let ban = rt.jail.ban(key, now, secs, 0);
+        log::notice(format_args!(
+            "[{jail}] Ban {} (manual, until {})",
+            net_text(&key),
+            time_text(ban.end)
+        ));
+        self.ops.push(Op::Add {
+            net: key,
+            seconds: ban.seconds() as u64,
+        });
+        self.batch.bans.push((jail.to_string(), ban.clone()));
+        self.new_bans.push((jail.to_string(), ban.clone()));
+        Response::ok(
+            json!({ "banned": net_text(&key), "until": time_text(ban.end), "count": ban.count }),
+        )
+    }
+
+    fn manual_unban(&mut self, ip: Option<&str>, all: bool) -> Response {
+        let mut lifted = Vec::new();
+        if all {
+            for rt in &mut self.jails {
+                lifted.extend(rt.jail.unban_all().into_iter().map(|b| b.net));
+            }
+            self.batch.unban_all = true;
+            if let Err(e) = self.driver.flush() {
+                return Response::err(format!("unbanned in the state, but the firewall said: {e}"));
+            }
+            log::notice(format_args!("Unban all ({} bans)", lifted.len()));
+            return Response::ok(json!({ "unbanned": lifted.len() }));
+        }
+        let Some(text) = ip else {
+            return Response::err("give an address, or --all");
+        };
+        let target = match config::parse_net(text) {
+            Ok(n) => n,
+            Err(e) => return Response::err(e),
+        };
+        let single = target.prefix_len() == target.max_prefix_len();
+        for rt in &mut self.jails {
+            let keys: Vec<IpNet> = if single {
+                vec![rt.jail.key(target.addr())]
+            } else {
+                rt.jail
+                    .bans()
+                    .iter()
+                    .map(|b| b.net)
+                    .filter(|n| target.contains(n))
+                    .collect()
+            };
+            for key in keys {
+                if rt.jail.unban(&key).is_some() {
+                    log::notice(format_args!("[{}] Unban {}", rt.jail.name, net_text(&key)));
+                    lifted.push(key);
+                }
+                // Always drop it from the state and the kernel, like fail2ban, even if we had no record.
+                self.batch.unbans.push((Some(rt.jail.name.clone()), key));
+                self.ops.push(Op::Remove { net: key });
+            }
+        }
+        Response::ok(json!({ "unbanned": lifted.len() }))
+    }
+
+    /// Re-read the config: new numbers and ignore lists apply at once; the table is put back (this is
+    /// also how it returns after `nft flush ruleset`). Sources and jails added or removed need a restart.
+    fn reload(&mut self, now: i64) -> Response {
+        let opts = RunOptions {
+            config: self.cfg.file.clone(),
+            explicit_config: true,
+            state_dir: Some(self.cfg.state_dir.clone()),
+            socket: Some(self.cfg.socket.clone()),
+            backend: Some(self.cfg.backend),
+        };
+        let mut notes = Vec::new();
+        match load_config(&opts) {
+            Ok(new) => {
+                for rt in &mut self.jails {
+                    match new.jails.get(&rt.jail.name) {
+                        Some(j) => {
+                            rt.jail.set_policy(Policy::from_config(j));
+                            rt.cfg = j.clone();
+                        }
+                        None => notes.push(format!(
+                            "jail {} was removed: restart to stop it",
+                            rt.jail.name
+                        )),
+                    }
+                }
+                for name in new.jails.keys() {
+                    if self.jail_index(name).is_none() {
+                        notes.push(format!("jail {name} is new: restart to start it"));
+                    }
+                }
+                if new.ban_ipv6_prefix != self.cfg.ban_ipv6_prefix {
+                    notes.push("ban_ipv6_prefix changed: restart to apply it".into());
+                }
+                self.ignore = ignore_list(&new);
+                self.cfg.ignoreip = new.ignoreip;
+                self.cfg.ignoreself = new.ignoreself;
+                self.cfg.alerts = new.alerts;
+                self.cfg.metrics = new.metrics;
+            }
+            Err(e) => return Response::err(format!("config not reloaded: {e:#}")),
+        }
+        if let Err(e) = self.setup_firewall(now) {
+            return Response::err(format!("{e:#}"));
+        }
+        log::notice(format_args!("reloaded {}", self.cfg.file.display()));
+        Response::ok(json!({ "reloaded": true, "notes": notes }))
+    }
+
+    /// Once per second: forget ended bans and quiet windows; lift bans too long for a kernel timeout.
+    pub fn tick(&mut self, now: i64) {
+        for rt in &mut self.jails {
+            for b in rt.jail.expire(now) {
+                if b.seconds() as u64 > MAX_KERNEL_TIMEOUT {
+                    self.ops.push(Op::Remove { net: b.net });
+                }
+            }
+        }
+        if self.reapply {
+            self.reapply = false;
+            if let Err(e) = self.setup_firewall(now) {
+                log::error(format_args!("{e:#}"));
+            }
+        }
+    }
+
+    /// Save, enforce, answer: the end of every round.
+    pub fn flush(&mut self) {
+        if let Err(e) = self.state.save(&self.batch) {
+            log::error(format_args!("{e}"));
+        }
+        self.batch = Batch::default();
+        if !self.ops.is_empty() {
+            if let Err(e) = self.driver.apply(&self.ops) {
+                // Our table may be gone (an `nft flush ruleset`): put it back with every ban on the next tick.
+                log::error(format_args!("ban batch failed, re-creating the table: {e}"));
+                self.reapply = true;
+            }
+            self.ops.clear();
+        }
+        for (jail, ban) in self.new_bans.drain(..) {
+            alerts::on_ban(&self.cfg.alerts, &jail, &ban);
+        }
+        for (tx, resp) in self.replies.drain(..) {
+            let _ = tx.send(resp);
+        }
+    }
+
+    pub fn purge(&mut self, now: i64) {
+        match self.state.purge(now) {
+            Ok(n) if n > 0 => log::info(format_args!("forgot {n} old bans")),
+            Ok(_) => {}
+            Err(e) => log::warn(format_args!("{e}")),
+        }
+    }
+
+    fn start_sources(&self, tx: &mpsc::SyncSender<Event>) -> anyhow::Result<()> {
+        for (i, rt) in self.jails.iter().enumerate() {
+            let sink = |tx: mpsc::SyncSender<Event>| -> source::Sink {
+                Box::new(move |msg| tx.send(Event::Source(msg)).is_ok())
+            };
+            match &rt.source {
+                SourceSpec::Files(paths) => {
+                    for p in paths {
+                        let saved = self.state.offset(&p.display().to_string())?;
+                        let follower = source::file::Follower::new(i, p.clone(), saved);
+                        let s = sink(tx.clone());
+                        spawn(format!("file {}", p.display()), move || {
+                            source::file::run(follower, s)
+                        })?;
+                    }
+                }
+                SourceSpec::Journal(matches) => {
+                    let js = source::journal::JournalSource {
+                        source: i,
+                        key: format!("journal:{}", rt.jail.name),
+                        program: "journalctl".into(),
+                        matches: matches.clone(),
+                        cursor: self.state.cursor(&format!("journal:{}", rt.jail.name))?,
+                    };
+                    let s = sink(tx.clone());
+                    spawn("journal".into(), move || js.run(s))?;
+                }
+                SourceSpec::Stdin => {
+                    let s = sink(tx.clone());
+                    spawn("stdin".into(), move || source::stdin::run(i, s))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> anyhow::Result<()> {
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(f)
+        .with_context(|| format!("starting {name}"))?;
+    Ok(())
+}
+
+fn now_unix() -> i64 {
+    Timestamp::now().as_second()
+}
+
+pub fn run(opts: RunOptions) -> anyhow::Result<ExitCode> {
+    let cfg = load_config(&opts)?;
+    // SAFETY: umask cannot fail. Everything we create (state, socket) is private to root.
+    unsafe { libc::umask(0o077) };
+    std::fs::create_dir_all(&cfg.state_dir)
+        .with_context(|| format!("creating {}", cfg.state_dir.display()))?;
+    let state = State::open(&cfg.state_dir.join(state::DB_FILE))?;
+    let driver: Box<dyn Driver> = match cfg.backend {
+        Backend::Nftables => Box::new(Nft::new(cfg.ban_ipv6_prefix)),
+        Backend::DryRun => Box::new(DryRun),
+    };
+    let ignore = ignore_list(&cfg);
+    if let Some(client) = sys::ssh_client() {
+        let verdict = if ignore.contains(client) {
+            "it is in ignoreip"
+        } else {
+            "add it to ignoreip if it is yours"
+        };
+        log::notice(format_args!(
+            "started from an SSH session from {client}: {verdict}"
+        ));
+    }
+    let socket = cfg.socket.clone();
+    let auth_log = Path::new(config::DEFAULT_AUTH_LOG).exists();
+    let mut daemon = Daemon::new(cfg, driver, state, ignore, auth_log, now_unix())?;
+    for rt in &daemon.jails {
+        let from = match &rt.source {
+            SourceSpec::Files(f) => format!(
+                "files {}",
+                f.iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            SourceSpec::Journal(m) => format!("the journal ({})", m.join(" + ")),
+            SourceSpec::Stdin => "standard input".into(),
+        };
+        log::info(format_args!("[{}] watching {from}", rt.jail.name));
+    }
+    let (tx, rx) = mpsc::sync_channel::<Event>(256);
+    let listener = control::bind(&socket)?;
+    let ctl_tx = tx.clone();
+    spawn("control".into(), move || control::serve(listener, ctl_tx))?;
+    daemon.start_sources(&tx)?;
+    drop(tx);
+    sys::install_signal_flags();
+    sys::sd_notify("READY=1");
+    log::notice(format_args!(
+        "guard started ({} backend)",
+        daemon.driver.name()
+    ));
+
+    let mut last_tick = Instant::now();
+    let mut last_purge = Instant::now();
+    let mut last_metrics: Option<Instant> = None;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(500)) {
+            Ok(ev) => {
+                let now = now_unix();
+                daemon.handle(ev, now);
+                // Take what else is waiting so it lands in the same transaction, within reason.
+                for _ in 0..4096 {
+                    match rx.try_recv() {
+                        Ok(ev) => daemon.handle(ev, now),
+                        Err(_) => break,
+                    }
+                }
+                daemon.flush();
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        if sys::stop_requested() {
+            break;
+        }
+        if sys::take_reload_request() {
+            let resp = daemon.reload(now_unix());
+            if let Some(e) = resp.error {
+                log::error(format_args!("{e}"));
+            }
+        }
+        if last_tick.elapsed() >= Duration::from_secs(1) {
+            last_tick = Instant::now();
+            daemon.tick(now_unix());
+            daemon.flush();
+        }
+        if last_purge.elapsed() >= Duration::from_secs(3600) {
+            last_purge = Instant::now();
+            daemon.purge(now_unix());
+        }
+        let metrics_due = last_metrics.is_none_or(|t| t.elapsed() >= Duration::from_secs(15));
+        if let (Some(path), true) = (daemon.cfg.metrics.textfile.clone(), metrics_due) {
+            last_metrics = Some(Instant::now());
+            if let Err(e) = metrics::write_textfile(&path, &daemon, now_unix()) {
+                log::warn(format_args!("metrics textfile {}: {e}", path.display()));
+            }
+        }
+    }
+    daemon.flush();
+    let _ = std::fs::remove_file(&socket);
+    sys::sd_notify("STOPPING=1");
+    log::notice(format_args!(
+        "guard stopped; bans stay in the kernel until they expire"
+    ));
+    Ok(ExitCode::SUCCESS)
+}
