@@ -149,7 +149,7 @@ pub fn run(command: GuardCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         GuardCommand::Reload(c) => {
-            let resp = call(&c, &Request::Reload)?;
+            let resp = call(&c, &Request::Reload {})?;
             for note in resp["notes"].as_array().into_iter().flatten() {
                 eprintln!("note: {}", note.as_str().unwrap_or_default());
             }

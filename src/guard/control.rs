@@ -18,7 +18,7 @@ const MAX_REQUEST: u64 = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Request {
-    Ping,
+    Ping {},
     Status {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         jail: Option<String>,
@@ -35,7 +35,7 @@ pub enum Request {
         #[serde(default)]
         all: bool,
     },
-    Reload,
+    Reload {},
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

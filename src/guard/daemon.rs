@@ -298,7 +298,7 @@ impl Daemon {
 
     fn on_request(&mut self, req: Request, now: i64) -> Response {
         match req {
-            Request::Ping => Response::ok(json!("pong")),
+            Request::Ping {} => Response::ok(json!("pong")),
             Request::Status { jail: None } => {
                 let names: Vec<&str> = self.jails.iter().map(|r| r.jail.name.as_str()).collect();
                 Response::ok(json!({ "number_of_jail": names.len(), "jails": names }))
@@ -309,7 +309,7 @@ impl Daemon {
             },
             Request::Ban { jail, ip, seconds } => self.manual_ban(&jail, &ip, seconds, now),
             Request::Unban { ip, all } => self.manual_unban(ip.as_deref(), all),
-            Request::Reload => self.reload(now),
+            Request::Reload {} => self.reload(now),
         }
     }
 
