@@ -13,17 +13,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 /// Which of fail2ban's sshd filter modes to apply.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     #[default]
@@ -34,17 +24,7 @@ pub enum Mode {
 }
 
 /// How a line is framed before the sshd message.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogType {
     /// Decide per line.
@@ -99,4 +79,231 @@ pub enum LineVerdict {
     Helper,
     /// No rule matched.
     Missed,
+}
+
+mod connections;
+mod patterns;
+mod prefix;
+mod rules;
+mod timestamp;
+
+use connections::{Connections, Merged};
+use prefix::Split;
+use rules::RuleSet;
+use timestamp::DateFields;
+
+/// Ids of every rule, in fail2ban's order, for the given mode.
+pub fn rule_ids(mode: Mode) -> Vec<&'static str> {
+    let mut ids: Vec<&'static str> = RuleSet::new(mode).rules().iter().map(|r| r.id).collect();
+    ids.dedup();
+    ids
+}
+
+/// fail2ban's sshd filter as a state machine over lines.
+#[derive(Debug)]
+pub struct SshdMatcher {
+    options: MatcherOptions,
+    rules: RuleSet,
+    connections: Connections,
+    /// The last date resolved, with the hour of the clock it was resolved against.
+    last_date: Option<(DateFields, i64, Timestamp)>,
+    last_rule: Option<&'static str>,
+    joined: String,
+}
+
+impl SshdMatcher {
+    pub fn new(options: MatcherOptions) -> Self {
+        SshdMatcher {
+            rules: RuleSet::new(options.mode),
+            options,
+            connections: Connections::default(),
+            last_date: None,
+            last_rule: None,
+            joined: String::new(),
+        }
+    }
+
+    /// The rule that matched the last line, helper or failure.
+    pub fn last_rule(&self) -> Option<&'static str> {
+        self.last_rule
+    }
+
+    /// Connections currently remembered (bounded by fail2ban's 100).
+    pub fn tracked_connections(&self) -> usize {
+        self.connections.len()
+    }
+
+    /// Matches one line. `source_time` is when the source saw it (or the journal's time): the
+    /// time of lines that carry none, and the clock for guessing a syslog date's year.
+    pub fn process_line(&mut self, line: &str, source_time: Timestamp, out: &mut Vec<Failure>) -> LineVerdict {
+        self.last_rule = None;
+        let line = line.trim_end_matches(['\n', '\r']);
+        let Some((time, framed)) = self.frame(line, source_time) else {
+            return LineVerdict::Missed;
+        };
+        let (text, split) = match framed {
+            Framed::InLine(split) => (line, split),
+            Framed::Joined(split) => (self.joined.as_str(), split),
+            Framed::Offset(offset, split) => (&line[offset..], split),
+        };
+        let message = &text[split.message_start..];
+        let Some(found) = self.rules.find(message) else {
+            return LineVerdict::Missed;
+        };
+        let rule = self.rules.rules()[found.rule].id;
+        self.last_rule = Some(rule);
+        let (facts, attempts) = match split.id_end {
+            Some(end) => {
+                let id = connection_key(&text[..end]);
+                match self.connections.merge(id, &found, time) {
+                    Merged::Failure { facts, attempts } => (facts, attempts),
+                    Merged::Helper | Merged::Pending => return LineVerdict::Helper,
+                }
+            }
+            // Without a connection id (sshd -E), every line stands alone.
+            None => {
+                if found.nofail || found.gained {
+                    return LineVerdict::Helper;
+                }
+                let facts = connections::Facts::standalone(&found);
+                (facts, 1)
+            }
+        };
+        let Some(host) = host_of(&facts) else {
+            return LineVerdict::Helper;
+        };
+        out.push(Failure {
+            rule,
+            host,
+            time,
+            user: facts.user,
+            users: facts.users.into_iter().collect(),
+            attempts,
+        });
+        LineVerdict::Failure
+    }
+
+    /// Finds the line's time and where its prefix and message lie.
+    fn frame(&mut self, line: &str, source_time: Timestamp) -> Option<(Timestamp, Framed)> {
+        let kind = match self.options.logtype {
+            LogType::Auto => detect(line),
+            other => other,
+        };
+        match kind {
+            LogType::Syslog | LogType::Auto => match timestamp::find_leading_date(line) {
+                Some(found) => {
+                    let time = self.resolve(&found.fields, source_time).unwrap_or(source_time);
+                    if found.start == 0 {
+                        let rest = &line[found.end..];
+                        Some((time, Framed::Offset(found.end, prefix::split_syslog(rest))))
+                    } else {
+                        // fail2ban matches the text around the date with the date cut out.
+                        self.joined.clear();
+                        self.joined.push_str(&line[..found.start]);
+                        self.joined.push_str(&line[found.end..]);
+                        Some((time, Framed::Joined(prefix::split_syslog(&self.joined))))
+                    }
+                }
+                None => Some((source_time, Framed::InLine(prefix::split_syslog(line)))),
+            },
+            LogType::Journal => Some((source_time, Framed::InLine(prefix::split_journal(line)))),
+            LogType::Raw => Some((source_time, Framed::InLine(prefix::split_raw(line)))),
+            LogType::Rfc5424 => {
+                let after_header = rfc5424_header(line)?;
+                let found = timestamp::find_leading_date(&line[after_header..]).filter(|f| f.start == 0)?;
+                let time = self.resolve(&found.fields, source_time).unwrap_or(source_time);
+                let offset = after_header + found.end;
+                Some((time, Framed::Offset(offset, prefix::split_rfc5424(&line[offset..])?)))
+            }
+        }
+    }
+
+    fn resolve(&mut self, fields: &DateFields, now: Timestamp) -> Option<Timestamp> {
+        let hour = now.as_second().div_euclid(3600);
+        if let Some((cached, cached_hour, time)) = &self.last_date {
+            if cached == fields && *cached_hour == hour {
+                return Some(*time);
+            }
+        }
+        let time = timestamp::resolve(fields, now, &self.options.timezone)?;
+        self.last_date = Some((*fields, hour, time));
+        Some(time)
+    }
+}
+
+enum Framed {
+    /// Prefix and message offsets are into the line itself.
+    InLine(Split),
+    /// Offsets are into the line after this many bytes (the date).
+    Offset(usize, Split),
+    /// Offsets are into the matcher's joined buffer.
+    Joined(Split),
+}
+
+/// The log type of one line, for `auto`.
+fn detect(line: &str) -> LogType {
+    if rfc5424_header(line).is_some() {
+        LogType::Rfc5424
+    } else if timestamp::find_leading_date(line).is_some() {
+        LogType::Syslog
+    } else if prefix::looks_like_journal(line) {
+        LogType::Journal
+    } else {
+        LogType::Raw
+    }
+}
+
+/// `<PRI>VERSION ` at the start of an RFC 5424 line: the offset after it.
+fn rfc5424_header(line: &str) -> Option<usize> {
+    let b = line.as_bytes();
+    if b.first() != Some(&b'<') {
+        return None;
+    }
+    let close = b.iter().take(6).position(|&c| c == b'>')?;
+    if close < 2 || !b[1..close].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut p = close + 1;
+    let digits_start = p;
+    while b.get(p).is_some_and(u8::is_ascii_digit) {
+        p += 1;
+    }
+    if p == digits_start || !b.get(p).is_some_and(|c| c.is_ascii_whitespace()) {
+        return None;
+    }
+    while b.get(p).is_some_and(|c| c.is_ascii_whitespace()) {
+        p += 1;
+    }
+    Some(p)
+}
+
+/// The failure's host: an address when the text is one, else the raw text.
+fn host_of(facts: &connections::Facts) -> Option<Host> {
+    if let Some(text) = facts.ip4.as_deref() {
+        return Some(match text.parse::<std::net::Ipv4Addr>() {
+            Ok(ip) => Host::Ip(IpAddr::V4(ip)),
+            Err(_) => Host::Name(text.to_string()),
+        });
+    }
+    if let Some(text) = facts.ip6.as_deref() {
+        return Some(match text.parse::<std::net::Ipv6Addr>() {
+            Ok(ip) => Host::Ip(ip.to_canonical()),
+            Err(_) => Host::Name(text.to_string()),
+        });
+    }
+    facts.dns.as_deref().map(|d| Host::Name(d.to_string()))
+}
+
+/// FNV-1a: connection ids are short, and only compared with each other.
+fn connection_key(id: &str) -> u64 {
+    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+impl std::fmt::Display for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Host::Ip(ip) => ip.fmt(f),
+            Host::Name(name) => f.write_str(name),
+        }
+    }
 }

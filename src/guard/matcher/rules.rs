@@ -1,0 +1,438 @@
+//! The failure rules of fail2ban's sshd filter, per mode, matched against a message.
+//!
+//! Rules are tried in fail2ban's order and the first that matches wins (fail2ban's behaviour when
+//! it runs as a daemon). Each rule starts with a fixed word, so a line is only tried against the
+//! rules whose lead it starts with: the result is the same, and most rules are never run.
+//!
+//! Named groups follow fail2ban's tags: `user`, `alt_user`, `ip4`, `ip6`, `dns`, and the flags
+//! `nofail` (a helper that only supplies facts), `forget` (the connection ends) and `gained`
+//! (a successful login).
+
+use regex::{CaptureLocations, Regex};
+
+use super::Mode;
+use super::patterns::{
+    ALG_MATCH, AUTHNG_USER, PAM_AUTH, PORTOPT, SUFF, addr, bracketless_not_starting_with, host,
+    no_from_before_from, no_from_to_end,
+};
+
+/// One compiled rule.
+#[derive(Debug)]
+pub struct Rule {
+    /// Stable id, reported per failure and in hit counts.
+    pub id: &'static str,
+    /// The message must start with one of these for the rule to have a chance.
+    leads: &'static [&'static str],
+    regex: Regex,
+    groups: GroupIndex,
+}
+
+/// Where each named group sits in a rule's capture slots.
+#[derive(Debug, Default, Clone, Copy)]
+struct GroupIndex {
+    user: Option<usize>,
+    alt_user: Option<usize>,
+    ip4: Option<usize>,
+    ip6: Option<usize>,
+    dns: Option<usize>,
+    nofail: Option<usize>,
+    forget: Option<usize>,
+    gained: Option<usize>,
+}
+
+/// What a rule found in a message. Text fields borrow from the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleMatch<'a> {
+    pub rule: usize,
+    pub user: Option<&'a str>,
+    pub ip4: Option<&'a str>,
+    pub ip6: Option<&'a str>,
+    pub dns: Option<&'a str>,
+    pub nofail: bool,
+    pub forget: bool,
+    pub gained: bool,
+}
+
+/// The ordered rules of one mode, with reusable capture buffers.
+#[derive(Debug)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    locations: Vec<CaptureLocations>,
+}
+
+impl RuleSet {
+    pub fn new(mode: Mode) -> Self {
+        let rules: Vec<Rule> = rule_specs(mode)
+            .into_iter()
+            .map(|(id, leads, pattern)| compile(id, leads, &pattern))
+            .collect();
+        let locations = rules.iter().map(|r| r.regex.capture_locations()).collect();
+        RuleSet { rules, locations }
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The first rule that matches `message`, in fail2ban's order.
+    pub fn find<'a>(&mut self, message: &'a str) -> Option<RuleMatch<'a>> {
+        for (index, rule) in self.rules.iter().enumerate() {
+            if !rule.leads.iter().any(|lead| message.starts_with(lead)) {
+                continue;
+            }
+            let locs = &mut self.locations[index];
+            if rule.regex.captures_read(locs, message).is_none() {
+                continue;
+            }
+            let text = |slot: Option<usize>| {
+                slot.and_then(|i| locs.get(i)).map(|(s, e)| &message[s..e])
+            };
+            let flag = |slot: Option<usize>| slot.and_then(|i| locs.get(i)).is_some();
+            let g = rule.groups;
+            // fail2ban's F-ALT_USER: the alternative name stands in when the main one is empty.
+            let mut user = text(g.user);
+            if let Some(alt) = text(g.alt_user).filter(|a| !a.is_empty()) {
+                if user.is_none_or(str::is_empty) {
+                    user = Some(alt);
+                }
+            }
+            return Some(RuleMatch {
+                rule: index,
+                user,
+                ip4: text(g.ip4),
+                ip6: text(g.ip6),
+                dns: text(g.dns),
+                nofail: flag(g.nofail),
+                forget: flag(g.forget),
+                gained: flag(g.gained),
+            });
+        }
+        None
+    }
+}
+
+fn compile(id: &'static str, leads: &'static [&'static str], pattern: &str) -> Rule {
+    // The patterns are ours and fixed: failing to compile is a bug caught by every test run.
+    let regex = Regex::new(pattern).unwrap_or_else(|e| panic!("rule {id}: {e}"));
+    let slot = |name: &str| regex.capture_names().position(|n| n == Some(name));
+    let groups = GroupIndex {
+        user: slot("user"),
+        alt_user: slot("alt_user"),
+        ip4: slot("ip4"),
+        ip6: slot("ip6"),
+        dns: slot("dns"),
+        nofail: slot("nofail"),
+        forget: slot("forget"),
+        gained: slot("gained"),
+    };
+    Rule { id, leads, regex, groups }
+}
+
+type Spec = (&'static str, &'static [&'static str], String);
+
+/// fail2ban's `failregex` for a mode: the common rules (with the mode's "other" rules inside),
+/// then the mode's own rules, then the `Connection from` helper.
+fn rule_specs(mode: Mode) -> Vec<Spec> {
+    let mut specs = common_rules_before_other();
+    specs.extend(match mode {
+        Mode::Normal => normal_other(),
+        Mode::Ddos | Mode::Aggressive => ddos_other(),
+        Mode::Extra => extra_other(),
+    });
+    specs.push(accepted());
+    match mode {
+        Mode::Normal => {}
+        Mode::Ddos => specs.extend(ddos_rules()),
+        Mode::Extra => specs.extend(extra_rules()),
+        Mode::Aggressive => {
+            specs.extend(ddos_rules());
+            specs.extend(extra_rules());
+        }
+    }
+    specs.push((
+        "connection-from",
+        &["Connection from"],
+        format!(r"^(?P<nofail>Connection from) {}", host()),
+    ));
+    specs
+}
+
+const USER_LEADS: &[&str] = &["User "];
+
+fn common_rules_before_other() -> Vec<Spec> {
+    let host = host();
+    let nf_user = no_from_before_from();
+    let nf_tail = no_from_to_end();
+    let ssh_port = format!(r"{PORTOPT}(?: ssh\d*)?");
+    // `User NAME from HOST not allowed because ...`: one shape, five reasons.
+    let not_allowed = |reason: &str| {
+        format!(r"^User (?P<user>\S+|.*?) (?:from )?{host} not allowed because {reason}{SUFF}$")
+    };
+    vec![
+        (
+            "auth-failure",
+            &["Authentication ", "authentication "],
+            format!(r"^[aA]uthentication (?:failure|error|failed) for (?P<user>.*?) (?:from )?{host}(?: via \S+)?{SUFF}$"),
+        ),
+        (
+            "pam-user-unknown",
+            &["User not known "],
+            format!(r"^User not known to the underlying authentication module for (?P<user>.*?) (?:from )?{host}{SUFF}$"),
+        ),
+        // `Failed publickey for invalid user ...` (publickey = nofail): fail2ban's conditional
+        // `(?(cond_user): |...$)` becomes two rules, tried in the same order.
+        (
+            "failed-publickey-invalid-user",
+            &["Failed publickey for invalid user "],
+            format!(r"^Failed publickey for invalid user (?P<user>\S+) from {host}{ssh_port}: "),
+        ),
+        (
+            "failed-publickey-invalid-user",
+            &["Failed publickey for invalid user "],
+            format!(r"^Failed publickey for invalid user (?P<user>{nf_user}) from {host}{ssh_port}{nf_tail}$"),
+        ),
+        // `Failed METHOD for [invalid user] NAME from HOST ...`: four readings in fail2ban's
+        // backtracking order (with/without `invalid user`, each `NAME: ` then the catch-all).
+        // A failed publickey for a valid user is only a helper (gh-1263: several keys per user).
+        (
+            "failed-auth",
+            &["Failed "],
+            format!(r"^Failed (?:(?P<nofail>publickey)|\S+) for invalid user (?P<user>\S+) from {host}{ssh_port}: "),
+        ),
+        (
+            "failed-auth",
+            &["Failed "],
+            format!(r"^Failed (?:(?P<nofail>publickey)|\S+) for invalid user (?P<user>{nf_user}) from {host}{ssh_port}{nf_tail}$"),
+        ),
+        (
+            "failed-auth",
+            &["Failed "],
+            format!(r"^Failed (?:(?P<nofail>publickey)|\S+) for (?P<user>\S+) from {host}{ssh_port}: "),
+        ),
+        (
+            "failed-auth",
+            &["Failed "],
+            format!(r"^Failed (?:(?P<nofail>publickey)|\S+) for (?P<user>[^:]+) from {host}{ssh_port}{nf_tail}$"),
+        ),
+        (
+            "root-login-refused",
+            &["ROOT LOGIN REFUSED FROM "],
+            format!(r"^(?P<user>ROOT) LOGIN REFUSED FROM {host}"),
+        ),
+        (
+            "invalid-user",
+            &["Invalid user ", "invalid user ", "Illegal user ", "illegal user "],
+            format!(r"^[iI](?:llegal|nvalid) user (?P<user>.*?) (?:from )?{host}{SUFF}$"),
+        ),
+        ("not-in-allowusers", USER_LEADS, not_allowed("not listed in AllowUsers")),
+        ("in-denyusers", USER_LEADS, not_allowed("listed in DenyUsers")),
+        ("not-in-any-group", USER_LEADS, not_allowed("not in any group")),
+        (
+            "refused-connect",
+            &["refused connect from "],
+            format!(r"^refused connect from \S+ \({host}\)"),
+        ),
+        (
+            "disconnect-auth-fail",
+            &["Received disconnect from "],
+            format!(r"^Received (?P<forget>disconnect) from {host}{PORTOPT}:\s*3: .*: Auth fail{SUFF}$"),
+        ),
+        ("in-denygroups", USER_LEADS, not_allowed("a group is listed in DenyGroups")),
+        (
+            "not-in-allowgroups",
+            USER_LEADS,
+            not_allowed("none of user's groups are listed in AllowGroups"),
+        ),
+        (
+            "pam-auth-failure",
+            &["pam_"],
+            format!(r"^(?P<nofail>{PAM_AUTH}\(sshd:auth\):\s+authentication failure;)(?:\s+(?:(?:logname|e?uid|tty)=\S*)){{0,4}}\s+ruser=(?P<alt_user>\S*)\s+rhost={host}(?:\s+user=(?P<user>\S*))?{SUFF}$"),
+        ),
+        (
+            "max-auth-attempts",
+            &["maximum authentication attempts exceeded for "],
+            format!(r"^maximum authentication attempts exceeded for (?:invalid user )?(?P<user>.*?) (?:from )?{host}{ssh_port}{SUFF}$"),
+        ),
+        (
+            "account-locked",
+            USER_LEADS,
+            format!(r"^User (?P<user>\S+|.*?) not allowed because account is locked{SUFF}"),
+        ),
+        (
+            "change-of-user",
+            &["Disconnecting "],
+            format!(r"^(?P<forget>Disconnecting)(?: from)?(?: (?:invalid|authenticating)) user (?P<user>\S+) {host}{PORTOPT}:\s*Change of username or service not allowed:\s*.*\[preauth\]\s*$"),
+        ),
+        (
+            "too-many-auth-failures",
+            &["Disconnecting: Too many authentication failures"],
+            format!(r"^Disconnecting: Too many authentication failures(?: for (?P<user>\S+|.*?))?{SUFF}$"),
+        ),
+        (
+            "disconnect-bye",
+            &["Received disconnect from "],
+            format!(r"^(?P<nofail>Received (?P<forget>disconnect)) from {host}{PORTOPT}:\s*11:"),
+        ),
+    ]
+}
+
+const CLOSED_LEADS: &[&str] = &["Connection closed", "Connection reset", "Disconnected", "Disconnecting"];
+const CLOSED: &str = r"Connection (?:closed|reset)|Disconnect(?:ed|ing)";
+
+/// A closing reason that is not the `Too many authentication failures` one.
+fn closing_reason() -> String {
+    format!(r"(?:: {})?", bracketless_not_starting_with("Too many authentication failures"))
+}
+
+/// normal mode: a closed connection only supplies the address and ends the connection's state.
+fn normal_other() -> Vec<Spec> {
+    vec![(
+        "connection-closed",
+        CLOSED_LEADS,
+        format!(r"^(?P<nofail>(?P<forget>{CLOSED})){AUTHNG_USER} {}{PORTOPT}{}(?: \[preauth\])?\s*$", addr(), closing_reason()),
+    )]
+}
+
+/// ddos (and aggressive): a connection closed before authentication is itself a failure.
+fn ddos_other() -> Vec<Spec> {
+    vec![
+        (
+            "connection-closed-preauth",
+            CLOSED_LEADS,
+            format!(r"^(?P<forget>{CLOSED}){AUTHNG_USER} {}{PORTOPT}{}\s+\[preauth\]\s*$", addr(), closing_reason()),
+        ),
+        (
+            "connection-closed",
+            CLOSED_LEADS,
+            format!(r"^(?P<nofail>(?P<forget>{CLOSED})){AUTHNG_USER} {}(?:{PORTOPT}{}|\s*)$", addr(), closing_reason()),
+        ),
+    ]
+}
+
+/// extra: a disconnect by an invalid or authenticating user before authentication.
+fn extra_other() -> Vec<Spec> {
+    vec![(
+        "disconnected-preauth-user",
+        &["Disconnected"],
+        format!(r"^(?P<forget>Disconnected)(?: from)?(?: (?:invalid|authenticating)) user (?P<user>\S+|.*?) (?:from )?{}{PORTOPT} \[preauth\]\s*$", host()),
+    )]
+}
+
+fn accepted() -> Spec {
+    (
+        "accepted",
+        &["Accepted "],
+        format!(r"^(?P<forget>(?P<gained>Accepted \w+)) for (?P<user>\S+) from {}(?:\s|$)", host()),
+    )
+}
+
+fn ddos_rules() -> Vec<Spec> {
+    let host = host();
+    vec![
+        (
+            "no-identification",
+            &["Did not receive identification string from ", "Timeout before authentication for "],
+            format!(r"^(?:Did not receive identification string from|Timeout before authentication for(?: connection from)?) {host}"),
+        ),
+        (
+            "kex-identification",
+            &["kex_exchange_identification: "],
+            r"^kex_exchange_identification: (?:read: )?(?:[Cc]lient sent invalid protocol identifier|[Cc]onnection (?:closed by remote host|reset by peer))".to_string(),
+        ),
+        (
+            "bad-protocol-version",
+            &["Bad protocol version identification '"],
+            format!(r"^Bad protocol version identification '(?:[^']|.*?)' (?:from )?{host}{SUFF}$"),
+        ),
+        (
+            "ssh-server-ltype",
+            &["SSH: Server;Ltype: "],
+            format!(r"^(?P<nofail>SSH: Server;Ltype:) (?:Authname|Version|Kex);Remote: {host}-\d+;[A-Z]\w+:"),
+        ),
+        (
+            "socket-reset",
+            &["Read from socket failed: Connection reset by peer"],
+            r"^Read from socket failed: Connection (?P<forget>reset) by peer".to_string(),
+        ),
+        (
+            "banner-exchange",
+            &["banner exchange: Connection from ", "ssh_dispatch_run_fatal: Connection from "],
+            format!(r"^(?:banner exchange|ssh_dispatch_run_fatal): Connection from {host}{PORTOPT}: (?:invalid format|(?:message authentication code incorrect|[Cc]onnection corrupted) \[preauth\])"),
+        ),
+    ]
+}
+
+fn extra_rules() -> Vec<Spec> {
+    let host = host();
+    vec![
+        (
+            "no-auth-methods",
+            &["Received disconnect from "],
+            format!(r"^Received (?P<forget>disconnect) from {host}{PORTOPT}:\s*14: No(?: supported)? authentication methods available"),
+        ),
+        (
+            "negotiate-failed",
+            &["Unable to negotiate with "],
+            format!(r"^Unable to negotiate with {host}{PORTOPT}: no matching {ALG_MATCH} found."),
+        ),
+        (
+            "negotiate-algorithm",
+            &["Unable to negotiate a "],
+            format!(r"^Unable to negotiate a {ALG_MATCH}"),
+        ),
+        (
+            "no-matching-algorithm",
+            &["no matching "],
+            format!(r"^no matching {ALG_MATCH} found:"),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn find(mode: Mode, message: &str) -> Option<(&'static str, Option<String>, Option<String>, bool)> {
+        let mut set = RuleSet::new(mode);
+        let m = set.find(message)?;
+        let host = m.ip4.or(m.ip6).or(m.dns).map(str::to_string);
+        Some((set.rules()[m.rule].id, host, m.user.map(str::to_string), m.nofail))
+    }
+
+    #[test]
+    fn every_mode_compiles() {
+        for mode in [Mode::Normal, Mode::Ddos, Mode::Extra, Mode::Aggressive] {
+            assert!(RuleSet::new(mode).rules().len() > 20);
+        }
+    }
+
+    #[test]
+    fn injected_from_in_user_name_never_becomes_the_host() {
+        let cases = [
+            "Failed password for invalid user from 10.10.1.1 from 127.0.0.1 port 58946 ssh2",
+            "Failed password for invalid user test from 10.10.1.2 port 55555 ssh2 from 127.0.0.1 port 58946 ssh2",
+            "Failed password for invalid user test from 127.0.0.1 port 58946 ssh2: from 10.10.1.2 port 55555 ssh2",
+            "Failed password for user from 127.0.0.1 port 20000 ssh1: ruser from 1.2.3.4",
+            "Failed password for invalid user admin from 6.6.6.6 from 127.0.0.1 port 22 ssh2",
+        ];
+        for line in cases {
+            let (_, host, _, _) = find(Mode::Aggressive, line).unwrap_or_else(|| panic!("{line}"));
+            assert_eq!(host.as_deref(), Some("127.0.0.1"), "{line}");
+        }
+    }
+
+    #[test]
+    fn publickey_for_a_valid_user_is_only_a_helper() {
+        let (id, _, user, nofail) =
+            find(Mode::Normal, "Failed publickey for git from 192.0.2.1 port 57904 ssh2: ECDSA 0e:ff").unwrap();
+        assert_eq!((id, user.as_deref(), nofail), ("failed-auth", Some("git"), true));
+    }
+
+    #[test]
+    fn modes_differ_on_preauth_close() {
+        let line = "Connection closed by 192.0.2.111 [preauth]";
+        assert!(find(Mode::Normal, line).unwrap().3, "normal: helper");
+        assert!(!find(Mode::Ddos, line).unwrap().3, "ddos: failure");
+        assert!(find(Mode::Extra, line).is_none(), "extra: no rule");
+    }
+}
