@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use super::config::{self, Backend};
 use super::control::{self, Request};
 use super::daemon::{self, RunOptions};
-use super::duration::parse_duration;
+use super::duration::Seconds;
 use super::status_text;
 use super::test_cmd::{self, TestArgs};
 
@@ -78,7 +78,7 @@ pub struct BanArgs {
     pub jail: String,
     pub ip: String,
     /// Ban length (e.g. 10m, 1h, 2d); default: the jail's bantime with its increment.
-    #[arg(long = "for", value_parser = |s: &str| parse_duration(s).map(|d| d.0))]
+    #[arg(long = "for", value_parser = |s: &str| Seconds::parse(s).map(|d| d.0 as u64))]
     pub duration: Option<u64>,
     #[command(flatten)]
     pub client: ClientArgs,

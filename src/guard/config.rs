@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use super::duration::Secs;
+use super::duration::Seconds;
 use super::matcher::{LogType, Mode};
 
 pub const DEFAULT_CONFIG: &str = "/etc/portcullis/portcullis.toml";
@@ -70,11 +70,11 @@ pub struct JailConfig {
     /// Read lines from standard input instead (containers, `journalctl | portcullis`).
     pub stdin: bool,
     pub maxretry: u32,
-    pub findtime: Secs,
-    pub bantime: Secs,
+    pub findtime: Seconds,
+    pub bantime: Seconds,
     pub bantime_increment: bool,
     pub bantime_factor: f64,
-    pub bantime_maxtime: Option<Secs>,
+    pub bantime_maxtime: Option<Seconds>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -224,12 +224,22 @@ impl<'de> Deserialize<'de> for MaxRetry {
 }
 
 /// A duration that must be at least one second (a zero bantime or findtime is a mistake).
-struct Positive(Secs);
+/// Written as an integer number of seconds or a fail2ban duration string (`10m`, `1h30m`, `5w`).
+struct Positive(Seconds);
 
 impl<'de> Deserialize<'de> for Positive {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = Secs::deserialize(d)?;
-        if s.0 == 0 {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(i64),
+            Text(String),
+        }
+        let s = match Raw::deserialize(d)? {
+            Raw::Int(n) => Seconds(n),
+            Raw::Text(t) => Seconds::parse(&t).map_err(serde::de::Error::custom)?,
+        };
+        if s.0 < 1 {
             return Err(serde::de::Error::custom("duration must be at least 1s"));
         }
         Ok(Positive(s))
@@ -283,8 +293,8 @@ fn jail_from_raw(name: String, raw: RawJail) -> JailConfig {
         stdin: raw.stdin.unwrap_or(false),
         // fail2ban's jail.conf [DEFAULT] values.
         maxretry: raw.maxretry.map_or(5, |m| m.0),
-        findtime: raw.findtime.map_or(Secs(600), |p| p.0),
-        bantime: raw.bantime.map_or(Secs(600), |p| p.0),
+        findtime: raw.findtime.map_or(Seconds(600), |p| p.0),
+        bantime: raw.bantime.map_or(Seconds(600), |p| p.0),
         bantime_increment: raw.bantime_increment.unwrap_or(false),
         bantime_factor: raw.bantime_factor.map_or(1.0, |f| f.0),
         bantime_maxtime: raw.bantime_maxtime.map(|p| p.0),
@@ -438,10 +448,10 @@ bantime_maxtime = "5w"
         let sshd = &cfg.jails["sshd"];
         assert_eq!(sshd.mode, Mode::Aggressive);
         assert_eq!(sshd.maxretry, 3);
-        assert_eq!(sshd.findtime, Secs(600));
-        assert_eq!(sshd.bantime, Secs(3600));
+        assert_eq!(sshd.findtime, Seconds(600));
+        assert_eq!(sshd.bantime, Seconds(3600));
         assert!(sshd.bantime_increment);
-        assert_eq!(sshd.bantime_maxtime, Some(Secs(5 * 604_800)));
+        assert_eq!(sshd.bantime_maxtime, Some(Seconds(5 * 604_800)));
         assert_eq!(
             sshd.source(false),
             SourceSpec::Files(vec!["/var/log/auth.log".into()])
@@ -454,7 +464,7 @@ bantime_maxtime = "5w"
         let sshd = &cfg.jails["sshd"];
         assert_eq!(
             (sshd.maxretry, sshd.findtime, sshd.bantime),
-            (5, Secs(600), Secs(600))
+            (5, Seconds(600), Seconds(600))
         );
         assert!(cfg.ignoreself);
         assert_eq!(cfg.ban_ipv6_prefix, 128);

@@ -252,7 +252,7 @@ impl Daemon {
                                     "[{}] Ban {} for {} ({} failures, ban #{})",
                                     rt.jail.name,
                                     net_text(&ban.net),
-                                    super::duration::format_secs(ban.seconds() as u64),
+                                    super::duration::Seconds(ban.seconds()),
                                     ban.failures,
                                     ban.count
                                 ));

@@ -1,107 +1,84 @@
-//! fail2ban-style durations: `600`, `10m`, `1h30m`, `5w`. Pure parsing, no I/O.
+//! Durations as fail2ban writes them: `600`, `10m`, `1h30m`, `2d`, `5w`, `1mo`, `1y`.
 
 use std::fmt;
 
-use serde::Deserialize;
-
-/// A whole number of seconds, written in the config as an integer or a string with units.
+/// A duration in whole seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Secs(pub u64);
+pub struct Seconds(pub i64);
 
-impl Secs {
-    pub fn as_i64(self) -> i64 {
-        i64::try_from(self.0).unwrap_or(i64::MAX)
-    }
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid duration {text:?}: {why} (use e.g. 600, 10m, 1h30m, 2d, 5w)")]
+pub struct DurationError {
+    pub text: String,
+    pub why: &'static str,
 }
 
-impl fmt::Display for Secs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", format_secs(self.0))
-    }
-}
-
-/// Parse `90`, `90s`, `10m`, `1h30m`, `2d`, `5w` (units: s, m, h, d, w; also `mo` = 30 d, `y` = 365 d).
-pub fn parse_duration(text: &str) -> Result<Secs, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err("empty duration".into());
-    }
-    if let Ok(n) = text.parse::<u64>() {
-        return Ok(Secs(n));
-    }
-    let mut total: u64 = 0;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(format!(
-                "bad duration {text:?}: expected a number before {rest:?}"
-            ));
-        }
-        let n: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("bad duration {text:?}: number too large"))?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let unit = &rest[..unit_len];
-        rest = rest[unit_len..].trim_start();
-        let per: u64 = match unit {
-            "" | "s" | "sec" => 1,
-            "m" | "min" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            "w" => 7 * 86_400,
-            "mo" => 30 * 86_400,
-            "y" => 365 * 86_400,
-            other => {
-                return Err(format!(
-                    "bad duration {text:?}: unknown unit {other:?} (use s, m, h, d, w, mo, y)"
-                ));
-            }
+impl Seconds {
+    pub fn parse(text: &str) -> Result<Seconds, DurationError> {
+        let fail = |why| DurationError {
+            text: text.to_string(),
+            why,
         };
-        total = n
-            .checked_mul(per)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| format!("bad duration {text:?}: too large"))?;
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(fail("it is empty"));
+        }
+        let mut total: i64 = 0;
+        let mut rest = trimmed;
+        while !rest.is_empty() {
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            if digits == 0 {
+                return Err(fail("a number must come before each unit"));
+            }
+            let number: i64 = rest[..digits]
+                .parse()
+                .map_err(|_| fail("the number is too large"))?;
+            rest = rest[digits..].trim_start();
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit() || c.is_whitespace())
+                .unwrap_or(rest.len());
+            let unit = &rest[..unit_len];
+            let scale = match unit {
+                "" | "s" | "sec" | "secs" | "second" | "seconds" => 1,
+                "m" | "min" | "mins" | "minute" | "minutes" => 60,
+                "h" | "hour" | "hours" => 3600,
+                "d" | "day" | "days" => 86_400,
+                "w" | "week" | "weeks" => 604_800,
+                "mo" | "month" | "months" => 2_629_800,
+                "y" | "year" | "years" => 31_557_600,
+                _ => return Err(fail("unknown unit")),
+            };
+            total = number
+                .checked_mul(scale)
+                .and_then(|v| total.checked_add(v))
+                .ok_or_else(|| fail("it is too large"))?;
+            rest = rest[unit_len..].trim_start();
+            if unit.is_empty() && !rest.is_empty() {
+                return Err(fail("a bare number must stand alone"));
+            }
+        }
+        Ok(Seconds(total))
     }
-    Ok(Secs(total))
 }
 
-/// Render seconds compactly for humans: `1h30m`, `5w`, `45s`.
-pub fn format_secs(mut secs: u64) -> String {
-    if secs == 0 {
-        return "0s".into();
+impl std::str::FromStr for Seconds {
+    type Err = DurationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Seconds::parse(s)
     }
-    let mut out = String::new();
-    for (unit, per) in [
-        ("w", 604_800),
-        ("d", 86_400),
-        ("h", 3600),
-        ("m", 60),
-        ("s", 1),
-    ] {
-        if secs >= per {
-            out.push_str(&format!("{}{unit}", secs / per));
-            secs %= per;
-        }
-    }
-    out
 }
 
-impl<'de> Deserialize<'de> for Secs {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(i64),
-            Text(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Int(n) if n >= 0 => Ok(Secs(n as u64)),
-            Raw::Int(n) => Err(serde::de::Error::custom(format!(
-                "duration must not be negative, got {n}"
-            ))),
-            Raw::Text(t) => parse_duration(&t).map_err(serde::de::Error::custom),
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        match s {
+            _ if s != 0 && s % 604_800 == 0 => write!(f, "{}w", s / 604_800),
+            _ if s != 0 && s % 86_400 == 0 => write!(f, "{}d", s / 86_400),
+            _ if s != 0 && s % 3600 == 0 => write!(f, "{}h", s / 3600),
+            _ if s != 0 && s % 60 == 0 => write!(f, "{}m", s / 60),
+            _ => write!(f, "{s}s"),
         }
     }
 }
@@ -111,29 +88,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_units_and_compounds() {
-        assert_eq!(parse_duration("600"), Ok(Secs(600)));
-        assert_eq!(parse_duration("10m"), Ok(Secs(600)));
-        assert_eq!(parse_duration("1h30m"), Ok(Secs(5400)));
-        assert_eq!(parse_duration("5w"), Ok(Secs(5 * 604_800)));
-        assert_eq!(parse_duration("2d 3h"), Ok(Secs(2 * 86_400 + 3 * 3600)));
-        assert_eq!(parse_duration("1mo"), Ok(Secs(30 * 86_400)));
+    fn fail2ban_forms() {
+        for (text, secs) in [
+            ("600", 600),
+            ("10m", 600),
+            ("1h", 3600),
+            ("1h30m", 5400),
+            ("2d", 172_800),
+            ("5w", 3_024_000),
+            ("30 s", 30),
+        ] {
+            assert_eq!(Seconds::parse(text), Ok(Seconds(secs)), "{text}");
+        }
     }
 
     #[test]
     fn rejects_garbage() {
-        assert!(parse_duration("").is_err());
-        assert!(parse_duration("10x").is_err());
-        assert!(parse_duration("h").is_err());
-        assert!(parse_duration("-5m").is_err());
-        assert!(parse_duration("99999999999999999999w").is_err());
+        for text in ["", "m", "10x", "1 2", "-5m", "99999999999999999999"] {
+            assert!(Seconds::parse(text).is_err(), "{text}");
+        }
     }
 
     #[test]
-    fn formats_round_trip() {
-        for s in [1, 59, 60, 3600, 5400, 86_400 * 9 + 7] {
-            assert_eq!(parse_duration(&format_secs(s)), Ok(Secs(s)));
-        }
-        assert_eq!(format_secs(5400), "1h30m");
+    fn displays_in_the_largest_whole_unit() {
+        assert_eq!(Seconds(600).to_string(), "10m");
+        assert_eq!(Seconds(90).to_string(), "90s");
+        assert_eq!(Seconds(3_024_000).to_string(), "5w");
     }
 }

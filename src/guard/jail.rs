@@ -4,12 +4,13 @@
 //! Addresses are keyed by the network that would be banned (`/32`, or `/ban_ipv6_prefix` for IPv6), so
 //! an attacker hopping inside its /64 fills one window when whole prefixes are banned.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::config::JailConfig;
+use super::window::FailureWindows;
 
 /// The numbers that decide bans, taken from the jail's config.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,11 +27,11 @@ impl Policy {
     pub fn from_config(cfg: &JailConfig) -> Self {
         Policy {
             maxretry: cfg.maxretry,
-            findtime: cfg.findtime.as_i64(),
-            bantime: cfg.bantime.as_i64(),
+            findtime: cfg.findtime.0,
+            bantime: cfg.bantime.0,
             increment: cfg.bantime_increment,
             factor: cfg.bantime_factor,
-            maxtime: cfg.bantime_maxtime.map(|s| s.as_i64()),
+            maxtime: cfg.bantime_maxtime.map(|s| s.0),
         }
     }
 
@@ -139,12 +140,6 @@ pub enum Outcome {
     Banned(Ban),
 }
 
-#[derive(Debug, Default)]
-struct Window {
-    /// (time, weight) of the failures inside `findtime`, oldest first.
-    hits: VecDeque<(i64, u32)>,
-}
-
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Counters {
     pub total_failed: u64,
@@ -156,7 +151,8 @@ pub struct Jail {
     pub name: String,
     policy: Policy,
     v6_prefix: u8,
-    windows: HashMap<IpNet, Window>,
+    /// fail2ban's failure counting (shared with `guard test`).
+    windows: FailureWindows<IpNet>,
     /// Bans in force (the kernel expires them too; `expire` drops ours).
     banned: HashMap<IpNet, Ban>,
     /// Earlier bans per network, feeding the increment (loaded from the state at start).
@@ -168,9 +164,9 @@ impl Jail {
     pub fn new(name: impl Into<String>, policy: Policy, v6_prefix: u8) -> Self {
         Jail {
             name: name.into(),
-            policy,
+            policy: policy.clone(),
             v6_prefix,
-            windows: HashMap::new(),
+            windows: FailureWindows::new(policy.findtime, policy.maxretry),
             banned: HashMap::new(),
             ban_counts: HashMap::new(),
             counters: Counters::default(),
@@ -181,8 +177,11 @@ impl Jail {
         &self.policy
     }
 
-    /// Take new numbers on reload; windows, bans and counts are kept.
+    /// Take new numbers on reload; bans and counts are kept, windows too unless findtime or maxretry changed.
     pub fn set_policy(&mut self, policy: Policy) {
+        if (policy.findtime, policy.maxretry) != (self.policy.findtime, self.policy.maxretry) {
+            self.windows = FailureWindows::new(policy.findtime, policy.maxretry);
+        }
         self.policy = policy;
     }
 
@@ -218,29 +217,19 @@ impl Jail {
             return Outcome::AlreadyBanned;
         }
         let previous = self.ban_counts.get(&key).copied().unwrap_or(0);
+        // Each attempt, weighted for repeat offenders, is one more failure in fail2ban's count.
         let weight = self
             .policy
             .failure_weight(previous)
             .saturating_mul(attempts.max(1));
-        let window = self.windows.entry(key).or_default();
-        while window
-            .hits
-            .front()
-            .is_some_and(|&(t, _)| t <= time - self.policy.findtime)
-        {
-            window.hits.pop_front();
+        for _ in 0..weight.min(self.policy.maxretry) {
+            if let Some(total) = self.windows.add(&key, time) {
+                return Outcome::Banned(self.ban(key, now, None, total));
+            }
         }
-        window.hits.push_back((time, weight));
-        let total: u32 = window
-            .hits
-            .iter()
-            .map(|&(_, w)| w)
-            .fold(0, u32::saturating_add);
-        if total < self.policy.maxretry {
-            return Outcome::Counted { total };
+        Outcome::Counted {
+            total: self.windows.count(&key),
         }
-        self.windows.remove(&key);
-        Outcome::Banned(self.ban(key, now, None, total))
     }
 
     /// Ban a network now, for `seconds` or for the policy's (incremented) time.
@@ -262,7 +251,6 @@ impl Jail {
             count,
             failures,
         };
-        self.windows.remove(&net);
         self.banned.insert(net, ban.clone());
         self.counters.total_banned += 1;
         ban
@@ -276,20 +264,16 @@ impl Jail {
 
     /// Lift a ban; returns it if there was one.
     pub fn unban(&mut self, net: &IpNet) -> Option<Ban> {
-        self.windows.remove(net);
         self.banned.remove(net)
     }
 
     pub fn unban_all(&mut self) -> Vec<Ban> {
-        self.windows.clear();
         self.banned.drain().map(|(_, b)| b).collect()
     }
 
     /// Drop bans that ended and windows that went quiet; returns the expired bans.
     pub fn expire(&mut self, now: i64) -> Vec<Ban> {
-        let findtime = self.policy.findtime;
-        self.windows
-            .retain(|_, w| w.hits.back().is_some_and(|&(t, _)| t > now - findtime));
+        self.windows.expire(now);
         let ended: Vec<IpNet> = self
             .banned
             .values()
@@ -374,14 +358,19 @@ mod tests {
     fn failures_older_than_findtime_drop_out() {
         let mut j = Jail::new("sshd", policy(), 128);
         j.on_failure(ip("192.0.2.1"), 1000, 1, 1000, &none());
-        j.on_failure(ip("192.0.2.1"), 1500, 1, 1500, &none());
-        // 1000 is now exactly findtime old: out of the window.
+        j.on_failure(ip("192.0.2.1"), 1100, 1, 1100, &none());
+        // Quiet for findtime: fail2ban forgets the address and counts afresh.
         assert_eq!(
-            j.on_failure(ip("192.0.2.1"), 1600, 1, 1600, &none()),
+            j.on_failure(ip("192.0.2.1"), 1700, 1, 1700, &none()),
+            Outcome::Counted { total: 1 }
+        );
+        // A slow trickle is rescaled as a rate over findtime (fail2ban's arithmetic, see window.rs).
+        assert_eq!(
+            j.on_failure(ip("192.0.2.1"), 2250, 1, 2250, &none()),
             Outcome::Counted { total: 2 }
         );
         assert_eq!(
-            j.on_failure(ip("192.0.2.1"), 100, 1, 1600, &none()),
+            j.on_failure(ip("192.0.2.1"), 100, 1, 2250, &none()),
             Outcome::Stale
         );
     }

@@ -1,9 +1,10 @@
 //! guard: the fail2ban-compatible ban daemon.
 //!
-//! Pure parts: `matcher/` turns log lines into failures; `window` counts failures per address for
-//! `guard test`; `jail` decides bans and ban times; `config` and `duration` read the `[guard]` section.
-//! System access: `source/` (files, journal, stdin), `state` (SQLite), `control` (the socket), `sys`
-//! (own addresses, systemd, signals), `alerts`, `metrics` and `crate::firewall`. `daemon` wires them.
+//! Pure parts: `matcher/` turns log lines into failures; `window` counts failures per address with
+//! fail2ban's arithmetic (shared by `guard test` and the jails); `jail` decides bans and ban times;
+//! `config` and `duration` read the `[guard]` section. System access: `source/` (files, journal,
+//! stdin), `state` (SQLite), `control` (the socket), `sys` (own addresses, systemd, signals), `alerts`,
+//! `metrics` and `crate::firewall`. `daemon` wires them.
 
 pub mod alerts;
 pub mod cli;
@@ -13,6 +14,7 @@ pub mod daemon;
 pub mod duration;
 pub mod jail;
 pub mod line_matcher;
+pub mod lines;
 pub mod log;
 pub mod matcher;
 pub mod metrics;

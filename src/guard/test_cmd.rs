@@ -1,13 +1,344 @@
-//! `portcullis guard test`: the fail2ban-regex equivalent (work in progress).
+//! `portcullis guard test`: match a log against the sshd filter, like `fail2ban-regex`.
+//!
+//! Reads the whole input once, streaming, and reports what matched, which rules fired, the top
+//! offenders and which addresses a jail would ban when the file is replayed with `maxretry` and
+//! `findtime`. It is also the matcher's benchmark: it reports lines per second.
 
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
 use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+
+use super::duration::Seconds;
+use super::lines::{Line, LineReader};
+use super::matcher::{Failure, Host, LineVerdict, LogType, MatcherOptions, Mode, SshdMatcher, rule_ids};
+use super::window::FailureWindows;
 
 #[derive(Debug, clap::Args)]
 pub struct TestArgs {
+    /// Filter to apply (only `sshd` exists).
+    #[arg(long, default_value = "sshd")]
+    pub filter: String,
+    /// fail2ban's sshd filter mode.
+    #[arg(long, value_enum, default_value_t = Mode::Normal)]
+    pub mode: Mode,
+    /// How lines are framed; `auto` decides per line.
+    #[arg(long, value_enum, default_value_t = LogType::Auto)]
+    pub logtype: LogType,
+    /// The clock (RFC 3339): year of syslog dates, time of lines that carry none. Default: now.
+    #[arg(long)]
+    pub now: Option<Timestamp>,
+    /// Zone of timestamps without an offset (IANA name). Default: the system's.
+    #[arg(long)]
+    pub timezone: Option<String>,
+    /// Failures within `findtime` that make a ban, for the would-ban replay.
+    #[arg(long, default_value_t = 5)]
+    pub maxretry: u32,
+    /// Window for counting failures (e.g. 600, 10m, 1h).
+    #[arg(long, default_value = "10m")]
+    pub findtime: Seconds,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// With --json: one object per input line (NDJSON) instead of a summary.
+    #[arg(long)]
+    pub per_line: bool,
     /// Log file to read, or `-` for standard input.
     pub file: String,
 }
 
-pub fn run(_args: &TestArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("guard test is being built")
+pub fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
+    if args.filter != "sshd" {
+        bail!("unknown filter {:?}: only \"sshd\" is available", args.filter);
+    }
+    if args.per_line && !args.json {
+        bail!("--per-line needs --json (it prints one JSON object per line)");
+    }
+    let timezone = match &args.timezone {
+        Some(name) => TimeZone::get(name).with_context(|| format!("unknown time zone {name:?}"))?,
+        None => TimeZone::system(),
+    };
+    let now = args.now.unwrap_or_else(Timestamp::now);
+    let input: Box<dyn Read> = if args.file == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(&args.file).with_context(|| format!("cannot open {}", args.file))?)
+    };
+    let options = MatcherOptions { mode: args.mode, logtype: args.logtype, timezone: timezone.clone() };
+    let mut replay = Replay::new(options, args.findtime.0, args.maxretry);
+    let stdout = io::stdout().lock();
+    let mut out = BufWriter::with_capacity(64 * 1024, stdout);
+    let started = Instant::now();
+    replay.read(input, now, |n, line_failures| {
+        if args.per_line {
+            write_line_json(&mut out, n, line_failures, &timezone)
+        } else {
+            Ok(())
+        }
+    })
+    .with_context(|| format!("reading {}", args.file))?;
+    let elapsed = started.elapsed().as_secs_f64();
+    if !args.per_line {
+        let summary = replay.summary(args, elapsed);
+        if args.json {
+            serde_json::to_writer(&mut out, &summary)?;
+            writeln!(out)?;
+        } else {
+            print_text(&mut out, &summary)?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Matching plus counting over a whole input.
+pub struct Replay {
+    matcher: SshdMatcher,
+    windows: FailureWindows<Host>,
+    mode: Mode,
+    lines: u64,
+    matched: u64,
+    ignored: u64,
+    missed: u64,
+    skipped: u64,
+    failures: u64,
+    rule_hits: HashMap<&'static str, u64>,
+    per_host: HashMap<Host, HostStats>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct HostStats {
+    failures: u64,
+    bans: u32,
+}
+
+impl Replay {
+    pub fn new(options: MatcherOptions, findtime: i64, maxretry: u32) -> Self {
+        Replay {
+            mode: options.mode,
+            matcher: SshdMatcher::new(options),
+            windows: FailureWindows::new(findtime, maxretry),
+            lines: 0,
+            matched: 0,
+            ignored: 0,
+            missed: 0,
+            skipped: 0,
+            failures: 0,
+            rule_hits: HashMap::new(),
+            per_host: HashMap::new(),
+        }
+    }
+
+    /// Reads every line of `input`; `each` sees the line number and its failures.
+    pub fn read(
+        &mut self,
+        input: impl Read,
+        now: Timestamp,
+        mut each: impl FnMut(u64, Result<&[Failure], &'static str>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut reader = LineReader::new(input);
+        let mut found = Vec::new();
+        while let Some(line) = reader.next_line()? {
+            self.lines += 1;
+            match line {
+                Line::Skipped(reason) => {
+                    self.skipped += 1;
+                    each(self.lines, Err(reason.as_str()))?;
+                }
+                Line::Text(text) => {
+                    found.clear();
+                    match self.matcher.process_line(text, now, &mut found) {
+                        LineVerdict::Failure => self.matched += 1,
+                        LineVerdict::Helper => self.ignored += 1,
+                        LineVerdict::Missed => self.missed += 1,
+                    }
+                    for failure in &found {
+                        self.count(failure);
+                    }
+                    each(self.lines, Ok(&found))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn count(&mut self, failure: &Failure) {
+        self.failures += 1;
+        *self.rule_hits.entry(failure.rule).or_default() += 1;
+        let stats = match self.per_host.get_mut(&failure.host) {
+            Some(s) => s,
+            None => self.per_host.entry(failure.host.clone()).or_default(),
+        };
+        stats.failures += 1;
+        // Names are never resolved, so only addresses can be banned.
+        if matches!(failure.host, Host::Ip(_)) && self.windows.add(&failure.host, failure.time.as_second()).is_some() {
+            stats.bans += 1;
+        }
+    }
+
+    fn summary(&self, args: &TestArgs, elapsed: f64) -> Summary {
+        let mut rules: Vec<RuleHits> = rule_ids(self.mode)
+            .into_iter()
+            .map(|id| RuleHits { rule: id, hits: self.rule_hits.get(id).copied().unwrap_or(0) })
+            .collect();
+        rules.sort_by(|a, b| b.hits.cmp(&a.hits));
+        let mut hosts: Vec<(&Host, &HostStats)> = self.per_host.iter().collect();
+        hosts.sort_by(|a, b| b.1.failures.cmp(&a.1.failures).then_with(|| a.0.to_string().cmp(&b.0.to_string())));
+        let top = hosts.iter().take(10).map(|(h, s)| HostCount { ip: h.to_string(), failures: s.failures }).collect();
+        let would_ban = hosts
+            .iter()
+            .filter(|(_, s)| s.bans > 0)
+            .map(|(h, s)| WouldBan { ip: h.to_string(), failures: s.failures, bans: s.bans })
+            .collect();
+        Summary {
+            file: args.file.clone(),
+            mode: self.mode,
+            lines: self.lines,
+            matched: self.matched,
+            ignored: self.ignored,
+            missed: self.missed,
+            skipped: self.skipped,
+            failures: self.failures,
+            addresses: self.per_host.len(),
+            maxretry: args.maxretry,
+            findtime: args.findtime.to_string(),
+            rules,
+            top,
+            would_ban,
+            elapsed_s: elapsed,
+            lines_per_s: if elapsed > 0.0 { self.lines as f64 / elapsed } else { 0.0 },
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Summary {
+    file: String,
+    mode: Mode,
+    lines: u64,
+    matched: u64,
+    ignored: u64,
+    missed: u64,
+    skipped: u64,
+    failures: u64,
+    addresses: usize,
+    maxretry: u32,
+    findtime: String,
+    rules: Vec<RuleHits>,
+    top: Vec<HostCount>,
+    would_ban: Vec<WouldBan>,
+    elapsed_s: f64,
+    lines_per_s: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct RuleHits {
+    rule: &'static str,
+    hits: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct HostCount {
+    ip: String,
+    failures: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct WouldBan {
+    ip: String,
+    failures: u64,
+    bans: u32,
+}
+
+#[derive(Serialize)]
+struct LineJson<'a> {
+    line: u64,
+    failures: Vec<FailureJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct FailureJson<'a> {
+    rule: &'static str,
+    host: String,
+    time: String,
+    user: Option<&'a str>,
+    users: &'a [String],
+    attempts: u32,
+}
+
+fn write_line_json(
+    out: &mut impl Write,
+    line: u64,
+    failures: Result<&[Failure], &'static str>,
+    zone: &TimeZone,
+) -> io::Result<()> {
+    let (failures, skipped) = match failures {
+        Ok(f) => (f, None),
+        Err(reason) => (&[][..], Some(reason)),
+    };
+    let record = LineJson {
+        line,
+        failures: failures
+            .iter()
+            .map(|f| FailureJson {
+                rule: f.rule,
+                host: f.host.to_string(),
+                time: f.time.to_zoned_datetime(zone.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+                user: f.user.as_deref(),
+                users: &f.users,
+                attempts: f.attempts,
+            })
+            .collect(),
+        skipped,
+    };
+    serde_json::to_writer(&mut *out, &record)?;
+    out.write_all(b"\n")
+}
+
+fn print_text(out: &mut impl Write, s: &Summary) -> io::Result<()> {
+    writeln!(out, "Running tests")?;
+    writeln!(out, "=============")?;
+    writeln!(out)?;
+    writeln!(out, "Filter : sshd, mode {:?}", s.mode)?;
+    writeln!(out, "Log    : {}", s.file)?;
+    writeln!(out)?;
+    writeln!(out, "Results")?;
+    writeln!(out, "=======")?;
+    writeln!(out)?;
+    writeln!(out, "Failures per rule:")?;
+    for r in s.rules.iter().filter(|r| r.hits > 0) {
+        writeln!(out, "|  {:>9}  {}", r.hits, r.rule)?;
+    }
+    writeln!(out, "`-")?;
+    writeln!(out)?;
+    writeln!(out, "Top offenders (of {} addresses, {} failures):", s.addresses, s.failures)?;
+    for h in &s.top {
+        writeln!(out, "|  {:>9}  {}", h.failures, h.ip)?;
+    }
+    writeln!(out, "`-")?;
+    writeln!(out)?;
+    writeln!(out, "Would ban with maxretry {} in findtime {}: {} addresses", s.maxretry, s.findtime, s.would_ban.len())?;
+    for b in s.would_ban.iter().take(10) {
+        writeln!(out, "|  {:>9}  {} ({} bans)", b.failures, b.ip, b.bans)?;
+    }
+    if s.would_ban.len() > 10 {
+        writeln!(out, "|  ... {} more (see --json)", s.would_ban.len() - 10)?;
+    }
+    writeln!(out, "`-")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Lines: {} lines, {} ignored, {} matched, {} missed, {} skipped",
+        s.lines, s.ignored, s.matched, s.missed, s.skipped
+    )?;
+    writeln!(out, "[processed in {:.3} s: {:.0} lines/s]", s.elapsed_s, s.lines_per_s)?;
+    Ok(())
 }

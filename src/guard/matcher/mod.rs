@@ -82,6 +82,7 @@ pub enum LineVerdict {
 }
 
 mod connections;
+mod fast;
 mod patterns;
 mod prefix;
 mod rules;

@@ -11,6 +11,7 @@
 use regex::{CaptureLocations, Regex};
 
 use super::Mode;
+use super::fast::{self, FastMatch, Shape};
 use super::patterns::{
     ALG_MATCH, AUTHNG_USER, PAM_AUTH, PORTOPT, SUFF, addr, bracketless_not_starting_with, host,
     no_from_before_from, no_from_to_end,
@@ -56,6 +57,7 @@ pub struct RuleMatch<'a> {
 /// The ordered rules of one mode, with reusable capture buffers.
 #[derive(Debug)]
 pub struct RuleSet {
+    mode: Mode,
     rules: Vec<Rule>,
     locations: Vec<CaptureLocations>,
 }
@@ -67,7 +69,37 @@ impl RuleSet {
             .map(|(id, leads, pattern)| compile(id, leads, &pattern))
             .collect();
         let locations = rules.iter().map(|r| r.regex.capture_locations()).collect();
-        RuleSet { rules, locations }
+        RuleSet { mode, rules, locations }
+    }
+
+    fn index_of(&self, id: &str) -> Option<usize> {
+        self.rules.iter().position(|r| r.id == id)
+    }
+
+    /// The answer for a message read by hand: `Some(None)` means no rule of this mode matches.
+    fn from_fast<'a>(&self, f: FastMatch<'a>) -> Option<Option<RuleMatch<'a>>> {
+        let aggressive_close = matches!(self.mode, Mode::Ddos | Mode::Aggressive);
+        // (rule id, nofail, forget, gained)
+        let (id, nofail, forget, gained) = match f.shape {
+            Shape::FailedInvalidUser if f.publickey => ("failed-publickey-invalid-user", false, false, false),
+            Shape::FailedInvalidUser => ("failed-auth", false, false, false),
+            Shape::FailedUser => ("failed-auth", f.publickey, false, false),
+            Shape::InvalidUser => ("invalid-user", false, false, false),
+            Shape::ClosedPreauth { .. } if aggressive_close => ("connection-closed-preauth", false, true, false),
+            Shape::ClosedPreauth { .. } if self.mode == Mode::Normal => ("connection-closed", true, true, false),
+            Shape::ClosedPreauth { disconnected: true, with_user: true } => ("disconnected-preauth-user", false, true, false),
+            Shape::ClosedPreauth { .. } => return Some(None),
+            Shape::DisconnectBye => ("disconnect-bye", true, true, false),
+            Shape::Accepted => ("accepted", false, true, true),
+            Shape::MaxAttempts => ("max-auth-attempts", false, false, false),
+        };
+        let rule = self.index_of(id)?;
+        Some(Some(RuleMatch { rule, user: f.user, ip4: f.ip4, ip6: f.ip6, dns: None, nofail, forget, gained }))
+    }
+
+    /// The first rule that matches, through the regex rules only (reference for `find`).
+    pub fn find_by_regex<'a>(&mut self, message: &'a str) -> Option<RuleMatch<'a>> {
+        self.find_slow(message)
     }
 
     pub fn rules(&self) -> &[Rule] {
@@ -76,6 +108,13 @@ impl RuleSet {
 
     /// The first rule that matches `message`, in fail2ban's order.
     pub fn find<'a>(&mut self, message: &'a str) -> Option<RuleMatch<'a>> {
+        if let Some(answer) = fast::read(message).and_then(|f| self.from_fast(f)) {
+            return answer;
+        }
+        self.find_slow(message)
+    }
+
+    fn find_slow<'a>(&mut self, message: &'a str) -> Option<RuleMatch<'a>> {
         for (index, rule) in self.rules.iter().enumerate() {
             if !rule.leads.iter().any(|lead| message.starts_with(lead)) {
                 continue;
@@ -434,5 +473,72 @@ mod tests {
         assert!(find(Mode::Normal, line).unwrap().3, "normal: helper");
         assert!(!find(Mode::Ddos, line).unwrap().3, "ddos: failure");
         assert!(find(Mode::Extra, line).is_none(), "extra: no rule");
+    }
+}
+
+/// The hand-written readers must agree with the regex rules on every message they accept.
+#[cfg(test)]
+mod fast_agrees_with_regex {
+    use super::*;
+
+    const TEMPLATES: &[&str] = &[
+        "Failed {M} for invalid user {U} from {H} port 22 ssh2",
+        "Failed {M} for {U} from {H} port 22 ssh2",
+        "Failed {M} for {U} from {H} port 22 ssh2: RSA x",
+        "Failed {M} for invalid user {U} from {H} port 22 ssh2{T}",
+        "Invalid user {U} from {H}",
+        "Invalid user {U} from {H} port 4242",
+        "Invalid user {U} from {H} port 4242{T}",
+        "Connection closed by invalid user {U} {H} port 9 [preauth]",
+        "Connection closed by authenticating user {U} {H} port 9 [preauth]",
+        "Connection closed by {H} port 9 [preauth]",
+        "Connection closed by {H} port 9 [preauth]{T}",
+        "Disconnected from invalid user {U} {H} port 9 [preauth]",
+        "Disconnected from {H} port 9 [preauth]",
+        "Received disconnect from {H} port 9:11: Bye Bye [preauth]",
+        "Received disconnect from {H} port 9:11:{T}",
+        "Accepted {M} for {U} from {H} port 5 ssh2: ED25519 SHA256:x",
+        "Accepted {M} for {U} from {H}",
+        "Accepted {M} for {U} from {H}{T}",
+        "maximum authentication attempts exceeded for {U} from {H} port 1 ssh2 [preauth]",
+        "maximum authentication attempts exceeded for invalid user {U} from {H} port 1 ssh2 [preauth]",
+    ];
+    const METHODS: &[&str] = &["password", "publickey", "keyboard-interactive/pam", "none", "x:y"];
+    const USERS: &[&str] = &[
+        "root", "from", "invalid", "a:b", "6.6.6.6", "user", "ünï", "-", "x\u{a0}y", "[preauth]", "port", "a]b",
+    ];
+    const HOSTS: &[&str] = &[
+        "192.0.2.1", "2001:db8::1", "::1", "1:2:3:4:5:6:7:8", "::2:3:4:5:6:7:8", "999.1.1.1", "1.2.3.4567",
+        "::ffff:1.2.3.4", "[2001:db8::2]", "example.com", "1.2.3", "abc", "1:2",
+    ];
+    const TAILS: &[&str] = &["", " ", "x", " from 1.2.3.4", ": x", " [preauth]", " on eth0"];
+
+    fn summary<'a>(set: &RuleSet, m: Option<RuleMatch<'a>>) -> Option<(&'static str, RuleMatch<'a>)> {
+        m.map(|m| (set.rules()[m.rule].id, RuleMatch { rule: 0, ..m }))
+    }
+
+    #[test]
+    fn on_every_generated_message_in_every_mode() {
+        let mut checked = 0;
+        for mode in [Mode::Normal, Mode::Ddos, Mode::Extra, Mode::Aggressive] {
+            let mut set = RuleSet::new(mode);
+            for t in TEMPLATES {
+                for m in METHODS {
+                    for u in USERS {
+                        for h in HOSTS {
+                            for tail in TAILS {
+                                let msg = t.replace("{M}", m).replace("{U}", u).replace("{H}", h).replace("{T}", tail);
+                                let fast = set.find(&msg);
+                                let slow = set.find_by_regex(&msg);
+                                let (fast, slow) = (summary(&set, fast), summary(&set, slow));
+                                assert_eq!(fast, slow, "{mode:?}: {msg:?}");
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 10_000);
     }
 }
