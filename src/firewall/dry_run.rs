@@ -20,7 +20,7 @@ impl Driver for DryRun {
     fn apply(&mut self, ops: &[Op]) -> Result<(), DriverError> {
         for op in ops {
             match op {
-                Op::Add { net, seconds } => {
+                Op::Add { net, seconds, .. } => {
                     log::info(format_args!("dry-run: would ban {net} for {seconds}s"))
                 }
                 Op::Remove { net } => log::info(format_args!("dry-run: would unban {net}")),

@@ -11,8 +11,14 @@ use ipnet::IpNet;
 /// One change to the ban sets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
-    /// Ban `net` for `seconds` (kernel-side timeout). Re-adding an element replaces its timeout.
-    Add { net: IpNet, seconds: u64 },
+    /// Ban `net` for `seconds` (kernel-side timeout). `replace` when it may be in the set already
+    /// (a manual re-ban): its old timeout is dropped first. A fresh add skips that, which keeps a
+    /// batch of 100,000 new bans to one statement.
+    Add {
+        net: IpNet,
+        seconds: u64,
+        replace: bool,
+    },
     /// Lift the ban on `net`; not an error if it is absent (expired already).
     Remove { net: IpNet },
 }

@@ -135,20 +135,58 @@ pub fn setup_script(v6_prefixes: bool, bans: &[(IpNet, u64)]) -> String {
     s
 }
 
-/// A batch of changes. An add first removes any element already there so the new timeout wins;
-/// a remove first adds a short-lived element so the delete never fails on an absent one.
+/// A batch of changes, as at most three statements per set however many elements it holds (nft's
+/// cost is per statement): the last op per network wins; elements to remove or replace are first
+/// added with a 1 s timeout so that deleting them never fails when they are absent (expired already),
+/// then deleted; then every add goes in with its timeout.
 pub fn batch_script(ops: &[Op]) -> String {
-    let mut s = String::new();
+    let mut last: Vec<&Op> = Vec::new();
+    let mut seen = std::collections::HashMap::new();
     for op in ops {
-        let (net, secs) = match op {
-            Op::Add { net, seconds } => (net, Some(*seconds)),
-            Op::Remove { net } => (net, None),
+        let net = match op {
+            Op::Add { net, .. } | Op::Remove { net } => *net,
         };
-        let (set, el) = (set_of(net), element(net));
-        let _ = writeln!(s, "add element {TABLE} {set} {{ {el} timeout 1s }}");
-        let _ = writeln!(s, "delete element {TABLE} {set} {{ {el} }}");
-        if let Some(secs) = secs {
-            let _ = writeln!(s, "add element {TABLE} {set} {{ {el}{} }}", timeout(secs));
+        match seen.get(&net) {
+            Some(&i) => last[i] = op,
+            None => {
+                seen.insert(net, last.len());
+                last.push(op);
+            }
+        }
+    }
+    let mut s = String::new();
+    for set in ["ban4", "ban6"] {
+        let mut clear = Vec::new();
+        let mut add = Vec::new();
+        for op in last.iter().filter(|op| match op {
+            Op::Add { net, .. } | Op::Remove { net } => set_of(net) == set,
+        }) {
+            match op {
+                Op::Add {
+                    net,
+                    seconds,
+                    replace,
+                } => {
+                    if *replace {
+                        clear.push(element(net));
+                    }
+                    add.push(format!("{}{}", element(net), timeout(*seconds)));
+                }
+                Op::Remove { net } => clear.push(element(net)),
+            }
+        }
+        if !clear.is_empty() {
+            let with_timeout: Vec<String> =
+                clear.iter().map(|e| format!("{e} timeout 1s")).collect();
+            let _ = writeln!(
+                s,
+                "add element {TABLE} {set} {{ {} }}",
+                with_timeout.join(", ")
+            );
+            let _ = writeln!(s, "delete element {TABLE} {set} {{ {} }}", clear.join(", "));
+        }
+        if !add.is_empty() {
+            let _ = writeln!(s, "add element {TABLE} {set} {{ {} }}", add.join(", "));
         }
     }
     s
@@ -252,23 +290,39 @@ mod tests {
     }
 
     #[test]
-    fn batch_adds_replace_timeouts_and_removes_never_fail() {
+    fn batch_is_three_statements_per_set_at_most() {
         let s = batch_script(&[
             Op::Add {
                 net: net("2001:db8::/64"),
                 seconds: 3600,
+                replace: true,
             },
             Op::Remove {
                 net: net("192.0.2.9/32"),
             },
+            Op::Add {
+                net: net("192.0.2.1/32"),
+                seconds: 60,
+                replace: false,
+            },
+            Op::Add {
+                net: net("192.0.2.2/32"),
+                seconds: 60,
+                replace: false,
+            },
+            // The last op per address wins: 192.0.2.2 ends up removed.
+            Op::Remove {
+                net: net("192.0.2.2/32"),
+            },
         ]);
         assert_eq!(
             s,
-            "add element inet portcullis ban6 { 2001:db8::/64 timeout 1s }\n\
+            "add element inet portcullis ban4 { 192.0.2.9 timeout 1s, 192.0.2.2 timeout 1s }\n\
+             delete element inet portcullis ban4 { 192.0.2.9, 192.0.2.2 }\n\
+             add element inet portcullis ban4 { 192.0.2.1 timeout 60s }\n\
+             add element inet portcullis ban6 { 2001:db8::/64 timeout 1s }\n\
              delete element inet portcullis ban6 { 2001:db8::/64 }\n\
-             add element inet portcullis ban6 { 2001:db8::/64 timeout 3600s }\n\
-             add element inet portcullis ban4 { 192.0.2.9 timeout 1s }\n\
-             delete element inet portcullis ban4 { 192.0.2.9 }\n"
+             add element inet portcullis ban6 { 2001:db8::/64 timeout 3600s }\n"
         );
     }
 
@@ -277,11 +331,9 @@ mod tests {
         let s = batch_script(&[Op::Add {
             net: net("192.0.2.1/32"),
             seconds: MAX_KERNEL_TIMEOUT + 1,
+            replace: false,
         }]);
-        assert!(
-            s.ends_with("add element inet portcullis ban4 { 192.0.2.1 }\n"),
-            "{s}"
-        );
+        assert_eq!(s, "add element inet portcullis ban4 { 192.0.2.1 }\n");
     }
 
     #[test]

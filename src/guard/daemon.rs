@@ -256,9 +256,11 @@ impl Daemon {
                                     ban.failures,
                                     ban.count
                                 ));
+                                // Not banned in our view, so not in the kernel set either.
                                 self.ops.push(Op::Add {
                                     net: ban.net,
                                     seconds: ban.seconds() as u64,
+                                    replace: false,
                                 });
                                 self.batch.bans.push((rt.jail.name.clone(), ban.clone()));
                                 self.new_bans.push((rt.jail.name.clone(), ban));
@@ -367,9 +369,11 @@ impl Daemon {
             net_text(&key),
             time_text(ban.end)
         ));
+        // It may be banned already: the new length replaces the old one.
         self.ops.push(Op::Add {
             net: key,
             seconds: ban.seconds() as u64,
+            replace: true,
         });
         self.batch.bans.push((jail.to_string(), ban.clone()));
         self.new_bans.push((jail.to_string(), ban.clone()));
@@ -763,15 +767,18 @@ mod tests {
             vec![Call::Apply(vec![
                 Op::Add {
                     net: "192.0.2.1/32".parse().unwrap(),
-                    seconds: secs
+                    seconds: secs,
+                    replace: false
                 },
                 Op::Add {
                     net: "192.0.2.2/32".parse().unwrap(),
-                    seconds: secs
+                    seconds: secs,
+                    replace: false
                 },
                 Op::Add {
                     net: "2001:db8::7/128".parse().unwrap(),
-                    seconds: secs
+                    seconds: secs,
+                    replace: false
                 },
             ])]
         );
@@ -852,7 +859,8 @@ mod tests {
             rec.take(),
             vec![Call::Apply(vec![Op::Add {
                 net: "192.0.2.9/32".parse().unwrap(),
-                seconds: 1200
+                seconds: 1200,
+                replace: false
             }])]
         );
         std::fs::remove_dir_all(&dir).unwrap();
