@@ -583,15 +583,14 @@ pub fn run(opts: RunOptions) -> anyhow::Result<ExitCode> {
         Backend::DryRun => Box::new(DryRun),
     };
     let ignore = ignore_list(&cfg);
-    if let Some(client) = sys::ssh_client() {
+    // Whoever is logged in over SSH right now should know whether guard could lock them out.
+    for client in sys::ssh_peers(22) {
         let verdict = if ignore.contains(client) {
             "it is in ignoreip"
         } else {
-            "add it to ignoreip if it is yours"
+            "NOT in ignoreip: add it if it is yours"
         };
-        log::notice(format_args!(
-            "started from an SSH session from {client}: {verdict}"
-        ));
+        log::notice(format_args!("SSH session open from {client}: {verdict}"));
     }
     let socket = cfg.socket.clone();
     let auth_log = Path::new(config::DEFAULT_AUTH_LOG).exists();

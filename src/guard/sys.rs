@@ -48,6 +48,52 @@ pub fn ssh_client() -> Option<IpAddr> {
     conn.split_whitespace().next()?.parse().ok()
 }
 
+/// Client addresses of the SSH sessions open now: established TCP connections to local port `port`
+/// (under systemd there is no SSH_CONNECTION to read, so the kernel's socket table is asked).
+pub fn ssh_peers(port: u16) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    for (file, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            out.extend(established_peers(&text, v6, port));
+        }
+    }
+    out.extend(ssh_client());
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Parse `/proc/net/tcp{,6}`: remote addresses of ESTABLISHED (`01`) sockets whose local port is `port`.
+/// Addresses are printed as 32-bit words in host byte order.
+pub fn established_peers(text: &str, v6: bool, port: u16) -> Vec<IpAddr> {
+    let word = |hex: &str| u32::from_str_radix(hex, 16).ok().map(u32::to_ne_bytes);
+    let addr = |hex: &str| -> Option<IpAddr> {
+        if v6 {
+            if hex.len() != 32 {
+                return None;
+            }
+            let mut bytes = [0u8; 16];
+            for i in 0..4 {
+                bytes[i * 4..i * 4 + 4].copy_from_slice(&word(hex.get(i * 8..i * 8 + 8)?)?);
+            }
+            let ip = Ipv6Addr::from(bytes);
+            Some(ip.to_ipv4_mapped().map_or(IpAddr::V6(ip), IpAddr::V4))
+        } else {
+            Some(IpAddr::V4(Ipv4Addr::from(word(hex)?)))
+        }
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut f = line.split_whitespace().skip(1);
+            let (local, remote, st) = (f.next()?, f.next()?, f.next()?);
+            let (_, lport) = local.split_once(':')?;
+            let (raddr, _) = remote.split_once(':')?;
+            (st == "01" && u16::from_str_radix(lport, 16).ok()? == port).then(|| addr(raddr))?
+        })
+        .collect()
+}
+
 /// Tell systemd (Type=notify) something, if we run under it. Errors are ignored: it is only a courtesy.
 pub fn sd_notify(state: &str) {
     let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
@@ -93,4 +139,33 @@ pub fn stop_requested() -> bool {
 
 pub fn take_reload_request() -> bool {
     RELOAD.swap(false, Ordering::SeqCst)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_established_ssh_peers_from_proc_net_tcp() {
+        // 192.0.2.1:22 <- 192.0.2.2:40000 established; a listener; another port.
+        let v4 = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0
+   1: 010200C0:0016 020200C0:9C40 01 00000000:00000000 02:000A6B5A 00000000     0        0 2 2 0 20 4 30 10 -1
+   2: 010200C0:0050 030200C0:9C41 01 00000000:00000000 02:000A6B5A 00000000     0        0 3 2 0 20 4 30 10 -1
+";
+        if cfg!(target_endian = "little") {
+            assert_eq!(
+                established_peers(v4, false, 22),
+                vec!["192.0.2.2".parse::<IpAddr>().unwrap()]
+            );
+            let v6 = "  sl  local_address                         remote_address                        st
+   0: B80D0120000000000000000001000000:0016 B80D0120000000000000000002000000:9C40 01 0
+";
+            assert_eq!(
+                established_peers(v6, true, 22),
+                vec!["2001:db8::2".parse::<IpAddr>().unwrap()]
+            );
+        }
+        assert!(established_peers("garbage\nmore garbage", false, 22).is_empty());
+    }
 }
