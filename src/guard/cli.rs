@@ -69,6 +69,9 @@ pub struct StatusArgs {
     /// Print JSON instead of the fail2ban-client tree.
     #[arg(long)]
     pub json: bool,
+    /// Leave out the banned address list (fail2ban's `status sshd short`).
+    #[arg(long)]
+    pub short: bool,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -110,6 +113,7 @@ pub fn run(command: GuardCommand) -> anyhow::Result<ExitCode> {
                 &a.client,
                 &Request::Status {
                     jail: a.jail.clone(),
+                    short: a.short,
                 },
             )?;
             if a.json {

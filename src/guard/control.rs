@@ -22,6 +22,9 @@ pub enum Request {
     Status {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         jail: Option<String>,
+        /// Leave out the list of banned addresses (fail2ban's `status <jail> short`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        short: bool,
     },
     Ban {
         jail: String,
@@ -205,7 +208,10 @@ mod tests {
         assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), r);
         assert_eq!(
             serde_json::from_str::<Request>(r#"{"cmd":"status"}"#).unwrap(),
-            Request::Status { jail: None }
+            Request::Status {
+                jail: None,
+                short: false
+            }
         );
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"shell","run":"rm -rf /"}"#).is_err());
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"ping","x":1}"#).is_err());

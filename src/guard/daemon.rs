@@ -301,12 +301,15 @@ impl Daemon {
     fn on_request(&mut self, req: Request, now: i64) -> Response {
         match req {
             Request::Ping {} => Response::ok(json!("pong")),
-            Request::Status { jail: None } => {
+            Request::Status { jail: None, .. } => {
                 let names: Vec<&str> = self.jails.iter().map(|r| r.jail.name.as_str()).collect();
                 Response::ok(json!({ "number_of_jail": names.len(), "jails": names }))
             }
-            Request::Status { jail: Some(name) } => match self.jail_index(&name) {
-                Some(i) => Response::ok(self.jail_status(i, now)),
+            Request::Status {
+                jail: Some(name),
+                short,
+            } => match self.jail_index(&name) {
+                Some(i) => Response::ok(self.jail_status(i, now, !short)),
                 None => Response::err(format!("Sorry but the jail '{name}' does not exist")),
             },
             Request::Ban { jail, ip, seconds } => self.manual_ban(&jail, &ip, seconds, now),
@@ -315,13 +318,14 @@ impl Daemon {
         }
     }
 
-    pub fn jail_status(&self, i: usize, now: i64) -> serde_json::Value {
+    pub fn jail_status(&self, i: usize, now: i64, with_list: bool) -> serde_json::Value {
         let rt = &self.jails[i];
+        let currently_banned = rt.jail.bans().iter().filter(|b| b.end > now).count();
         let banned: Vec<_> = rt
             .jail
             .bans()
             .into_iter()
-            .filter(|b| b.end > now)
+            .filter(|b| with_list && b.end > now)
             .map(|b| {
                 json!({
                     "ip": net_text(&b.net),
@@ -336,7 +340,7 @@ impl Daemon {
             "jail": rt.jail.name,
             "currently_failed": rt.jail.currently_failed(),
             "total_failed": rt.jail.counters.total_failed,
-            "currently_banned": banned.len(),
+            "currently_banned": currently_banned,
             "total_banned": rt.jail.counters.total_banned,
             "banned": banned,
             "lines": rt.stats.lines,
@@ -575,6 +579,10 @@ pub fn run(opts: RunOptions) -> anyhow::Result<ExitCode> {
     let cfg = load_config(&opts)?;
     // SAFETY: umask cannot fail. Everything we create (state, socket) is private to root.
     unsafe { libc::umask(0o077) };
+    // One malloc arena for all threads: lines are allocated by a source thread and freed by the loop,
+    // and per-thread arenas would each keep their own high-water mark.
+    // SAFETY: plain setting, before any other thread exists.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
     std::fs::create_dir_all(&cfg.state_dir)
         .with_context(|| format!("creating {}", cfg.state_dir.display()))?;
     let state = State::open(&cfg.state_dir.join(state::DB_FILE))?;
@@ -609,7 +617,8 @@ pub fn run(opts: RunOptions) -> anyhow::Result<ExitCode> {
         };
         log::info(format_args!("[{}] watching {from}", rt.jail.name));
     }
-    let (tx, rx) = mpsc::sync_channel::<Event>(256);
+    // Small and bounded: a reader far ahead of the matcher waits instead of queueing megabytes.
+    let (tx, rx) = mpsc::sync_channel::<Event>(16);
     let listener = control::bind(&socket)?;
     let ctl_tx = tx.clone();
     spawn("control".into(), move || control::serve(listener, ctl_tx))?;
@@ -625,6 +634,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<ExitCode> {
     let mut last_tick = Instant::now();
     let mut last_purge = Instant::now();
     let mut last_metrics: Option<Instant> = None;
+    let mut busy = false;
     loop {
         match rx.recv_timeout(Duration::from_millis(500)) {
             Ok(ev) => {
@@ -638,8 +648,16 @@ pub fn run(opts: RunOptions) -> anyhow::Result<ExitCode> {
                     }
                 }
                 daemon.flush();
+                busy = true;
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if busy {
+                    // A burst just ended: hand the memory it used back to the system.
+                    busy = false;
+                    // SAFETY: plain call into glibc.
+                    unsafe { libc::malloc_trim(0) };
+                }
+            }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
         if sys::stop_requested() {
@@ -784,7 +802,7 @@ mod tests {
         let st = State::open(&dir.join(state::DB_FILE)).unwrap();
         assert_eq!(st.current_bans(NOW).unwrap().len(), 3);
         assert_eq!(st.offset("/x/auth.log").unwrap().unwrap().pos, 900);
-        let status = d.jail_status(0, NOW);
+        let status = d.jail_status(0, NOW, true);
         assert_eq!(status["currently_banned"], 3);
         assert_eq!(
             status["total_failed"], 9,
@@ -903,7 +921,8 @@ mod tests {
             !ask(
                 &mut d,
                 Request::Status {
-                    jail: Some("nope".into())
+                    jail: Some("nope".into()),
+                    short: false
                 }
             )
             .ok

@@ -91,7 +91,7 @@ impl State {
         state
             .conn
             .execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA cache_size=-512;",
             )
             .and_then(|_| state.conn.execute_batch(SCHEMA))
             .map_err(|e| state.err(e))?;

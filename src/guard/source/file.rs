@@ -21,8 +21,9 @@ use crate::guard::state::FileMark;
 
 /// How many leading bytes identify a file's content.
 const HEAD: usize = 64;
-/// Read at most this much per round so one huge backlog does not make one huge batch.
-const ROUND: u64 = 4 * 1024 * 1024;
+/// Read at most this much per round: a backlog then travels as many small messages through the
+/// daemon's bounded channel instead of a few huge ones (memory stays flat on a 100 MB log).
+const ROUND: u64 = 64 * 1024;
 
 pub struct Follower {
     source: usize,
@@ -38,6 +39,7 @@ pub struct Follower {
     saved: Option<FileMark>,
     opened_before: bool,
     missing_reported: bool,
+    buf: Vec<u8>,
 }
 
 /// What one round found.
@@ -64,6 +66,7 @@ impl Follower {
             saved,
             opened_before: false,
             missing_reported: false,
+            buf: vec![0u8; 64 * 1024],
         }
     }
 
@@ -155,10 +158,10 @@ impl Follower {
                 self.head = head;
                 self.last_size = size;
             }
-            let mut buf = vec![0u8; 64 * 1024];
+            let buf = &mut self.buf;
             let stop_at = self.pos.saturating_add(ROUND);
             while self.pos < stop_at {
-                match file.read_at(&mut buf, self.pos) {
+                match file.read_at(buf, self.pos) {
                     Ok(0) => break,
                     Ok(n) => {
                         self.pos += n as u64;
