@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::Timestamp;
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
-use portcullis::guard::matcher::{Failure, Host, LogType, MatcherOptions, Mode, SshdMatcher, rule_ids};
+use portcullis::guard::matcher::{
+    Failure, Host, LogType, MatcherOptions, Mode, SshdMatcher, rule_ids,
+};
 use serde_json::{Map, Value};
 
 const TEST_NOW: i64 = 1_124_013_600;
@@ -31,7 +33,10 @@ struct OptionSet {
 impl OptionSet {
     fn from_json(value: &Map<String, Value>) -> Self {
         let text = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_string);
-        OptionSet { mode: text("mode"), logtype: text("logtype") }
+        OptionSet {
+            mode: text("mode"),
+            logtype: text("logtype"),
+        }
     }
 
     fn matcher(&self) -> SshdMatcher {
@@ -48,7 +53,11 @@ impl OptionSet {
             Some("rfc5424") => LogType::Rfc5424,
             Some(other) => panic!("unknown logtype {other}"),
         };
-        SshdMatcher::new(MatcherOptions { mode, logtype, timezone: paris() })
+        SshdMatcher::new(MatcherOptions {
+            mode,
+            logtype,
+            timezone: paris(),
+        })
     }
 }
 
@@ -69,7 +78,9 @@ fn holds(expression: &str, options: &OptionSet) -> bool {
 }
 
 fn expected_time(text: &str) -> Timestamp {
-    let civil: DateTime = text.parse().unwrap_or_else(|e| panic!("bad time {text}: {e}"));
+    let civil: DateTime = text
+        .parse()
+        .unwrap_or_else(|e| panic!("bad time {text}: {e}"));
     paris().to_ambiguous_timestamp(civil).compatible().unwrap()
 }
 
@@ -105,7 +116,12 @@ fn compare(expect: &Map<String, Value>, got: &Failure) -> Vec<String> {
                 }
             }
             "users" => {
-                let want: BTreeSet<&str> = value.as_array().unwrap().iter().filter_map(Value::as_str).collect();
+                let want: BTreeSet<&str> = value
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect();
                 let have: BTreeSet<&str> = got.users.iter().map(String::as_str).collect();
                 if want != have {
                     problems.push(format!("users: expected {want:?}, got {have:?}"));
@@ -143,7 +159,8 @@ impl Run {
         for (index, raw) in text.lines().enumerate() {
             let lineno = index + 1;
             if let Some((kind, json)) = annotation(raw) {
-                let value: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{name}:{lineno}: {e}"));
+                let value: Value =
+                    serde_json::from_str(json).unwrap_or_else(|e| panic!("{name}:{lineno}: {e}"));
                 match kind {
                     "fileOptions" => common = value.as_object().unwrap().clone(),
                     "filterOptions" => {
@@ -157,11 +174,15 @@ impl Run {
                             let mut options = common.clone();
                             options.extend(set.as_object().unwrap().clone());
                             let option_set = OptionSet::from_json(&options);
-                            if let Some(cond) = options.get("test.condition").and_then(Value::as_str) {
+                            if let Some(cond) =
+                                options.get("test.condition").and_then(Value::as_str)
+                            {
                                 ignore_block = !holds(cond, &option_set);
                             }
                             if !ignore_block {
-                                self.matchers.entry(option_set.clone()).or_insert_with(|| option_set.matcher());
+                                self.matchers
+                                    .entry(option_set.clone())
+                                    .or_insert_with(|| option_set.matcher());
                                 active.push(option_set);
                             }
                         }
@@ -181,7 +202,9 @@ impl Run {
             }
             if active.is_empty() {
                 let default = OptionSet::from_json(&common);
-                self.matchers.entry(default.clone()).or_insert_with(|| default.matcher());
+                self.matchers
+                    .entry(default.clone())
+                    .or_insert_with(|| default.matcher());
                 active.push(default);
             }
             for option_set in &active {
@@ -198,19 +221,27 @@ impl Run {
                     self.rules_seen.entry(mode).or_default().insert(rule);
                 }
                 self.checked += 1;
-                let want_match = expect.get("match").and_then(Value::as_bool).unwrap_or(false);
+                let want_match = expect
+                    .get("match")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
                 let place = format!("{name}:{lineno} {option_set:?}\n    {raw}");
                 match (want_match, found.as_slice()) {
                     (false, []) => {}
-                    (false, got) => self.failures.push(format!("{place}\n    matched but should not: {got:?}")),
+                    (false, got) => self
+                        .failures
+                        .push(format!("{place}\n    matched but should not: {got:?}")),
                     (true, []) => self.failures.push(format!("{place}\n    not matched")),
                     (true, [one]) => {
                         let problems = compare(&expect, one);
                         if !problems.is_empty() {
-                            self.failures.push(format!("{place}\n    {}", problems.join("; ")));
+                            self.failures
+                                .push(format!("{place}\n    {}", problems.join("; ")));
                         }
                     }
-                    (true, many) => self.failures.push(format!("{place}\n    several failures: {many:?}")),
+                    (true, many) => self
+                        .failures
+                        .push(format!("{place}\n    several failures: {many:?}")),
                 }
             }
         }
@@ -246,7 +277,12 @@ fn annotation(line: &str) -> Option<(&'static str, &str)> {
 
 #[test]
 fn every_sshd_sample_behaves_as_fail2ban_expects() {
-    let mut run = Run { matchers: BTreeMap::new(), rules_seen: BTreeMap::new(), checked: 0, failures: Vec::new() };
+    let mut run = Run {
+        matchers: BTreeMap::new(),
+        rules_seen: BTreeMap::new(),
+        checked: 0,
+        failures: Vec::new(),
+    };
     let mut queue = vec!["sshd".to_string()];
     while let Some(name) = queue.pop() {
         let more = run.file(&name);
@@ -263,8 +299,14 @@ fn every_sshd_sample_behaves_as_fail2ban_expects() {
     // As in fail2ban's harness, a rule shared by several modes needs a sample in one of them.
     let seen: BTreeSet<&str> = run.rules_seen.values().flatten().copied().collect();
     for mode in [Mode::Normal, Mode::Ddos, Mode::Extra, Mode::Aggressive] {
-        let missing: Vec<_> = rule_ids(mode).into_iter().filter(|id| !seen.contains(id)).collect();
-        assert!(missing.is_empty(), "{mode:?}: rules without a sample: {missing:?}");
+        let missing: Vec<_> = rule_ids(mode)
+            .into_iter()
+            .filter(|id| !seen.contains(id))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{mode:?}: rules without a sample: {missing:?}"
+        );
     }
     println!("{} line checks passed", run.checked);
 }

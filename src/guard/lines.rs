@@ -43,7 +43,14 @@ pub struct LineReader<R> {
 
 impl<R: Read> LineReader<R> {
     pub fn new(source: R) -> Self {
-        LineReader { source, buf: vec![0; 256 * 1024], start: 0, end: 0, eof: false, discarding: false }
+        LineReader {
+            source,
+            buf: vec![0; 256 * 1024],
+            start: 0,
+            end: 0,
+            eof: false,
+            discarding: false,
+        }
     }
 
     /// The next line (without its `\n` or `\r\n`), or `None` at the end of the stream.
@@ -130,7 +137,10 @@ mod tests {
     #[test]
     fn splits_and_classifies() {
         assert_eq!(all(b"a\nb\r\n\nlast"), ["a", "b", "", "last"]);
-        assert_eq!(all(b"ok\n\xff\xfe\nnul\0x\nend\n"), ["ok", "<invalid UTF-8>", "<NUL byte>", "end"]);
+        assert_eq!(
+            all(b"ok\n\xff\xfe\nnul\0x\nend\n"),
+            ["ok", "<invalid UTF-8>", "<NUL byte>", "end"]
+        );
         assert!(all(b"").is_empty());
     }
 

@@ -17,8 +17,10 @@ use serde::Serialize;
 
 use super::duration::Seconds;
 use super::lines::{Line, LineReader};
-use super::matcher::{Failure, Host, LineVerdict, LogType, MatcherOptions, Mode, SshdMatcher, rule_ids};
-use super::window::FailureWindows;
+use super::matcher::{
+    Failure, FailureRef, Host, LineVerdict, LogType, MatcherOptions, Mode, SshdMatcher, rule_ids,
+};
+use super::window::Ticket;
 
 #[derive(Debug, clap::Args)]
 pub struct TestArgs {
@@ -55,7 +57,10 @@ pub struct TestArgs {
 
 pub fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
     if args.filter != "sshd" {
-        bail!("unknown filter {:?}: only \"sshd\" is available", args.filter);
+        bail!(
+            "unknown filter {:?}: only \"sshd\" is available",
+            args.filter
+        );
     }
     if args.per_line && !args.json {
         bail!("--per-line needs --json (it prints one JSON object per line)");
@@ -70,19 +75,24 @@ pub fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
     } else {
         Box::new(File::open(&args.file).with_context(|| format!("cannot open {}", args.file))?)
     };
-    let options = MatcherOptions { mode: args.mode, logtype: args.logtype, timezone: timezone.clone() };
+    let options = MatcherOptions {
+        mode: args.mode,
+        logtype: args.logtype,
+        timezone: timezone.clone(),
+    };
     let mut replay = Replay::new(options, args.findtime.0, args.maxretry);
     let stdout = io::stdout().lock();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout);
     let started = Instant::now();
-    replay.read(input, now, |n, line_failures| {
-        if args.per_line {
-            write_line_json(&mut out, n, line_failures, &timezone)
-        } else {
-            Ok(())
-        }
-    })
-    .with_context(|| format!("reading {}", args.file))?;
+    replay
+        .read(input, now, args.per_line, |n, line_failures| {
+            if args.per_line {
+                write_line_json(&mut out, n, line_failures, &timezone)
+            } else {
+                Ok(())
+            }
+        })
+        .with_context(|| format!("reading {}", args.file))?;
     let elapsed = started.elapsed().as_secs_f64();
     if !args.per_line {
         let summary = replay.summary(args, elapsed);
@@ -100,75 +110,26 @@ pub fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
 /// Matching plus counting over a whole input.
 pub struct Replay {
     matcher: SshdMatcher,
-    windows: FailureWindows<Host>,
     mode: Mode,
     lines: u64,
     matched: u64,
     ignored: u64,
     missed: u64,
     skipped: u64,
+    counts: Counts,
+}
+
+/// Failures per rule and per address, and the would-ban replay.
+struct Counts {
+    findtime: i64,
+    maxretry: u32,
     failures: u64,
     rule_hits: HashMap<&'static str, u64>,
-    per_host: HashMap<Host, HostStats>,
+    per_host: HashMap<Host, HostStats, foldhash::fast::RandomState>,
 }
 
-#[derive(Debug, Default, Clone, Copy)]
-struct HostStats {
-    failures: u64,
-    bans: u32,
-}
-
-impl Replay {
-    pub fn new(options: MatcherOptions, findtime: i64, maxretry: u32) -> Self {
-        Replay {
-            mode: options.mode,
-            matcher: SshdMatcher::new(options),
-            windows: FailureWindows::new(findtime, maxretry),
-            lines: 0,
-            matched: 0,
-            ignored: 0,
-            missed: 0,
-            skipped: 0,
-            failures: 0,
-            rule_hits: HashMap::new(),
-            per_host: HashMap::new(),
-        }
-    }
-
-    /// Reads every line of `input`; `each` sees the line number and its failures.
-    pub fn read(
-        &mut self,
-        input: impl Read,
-        now: Timestamp,
-        mut each: impl FnMut(u64, Result<&[Failure], &'static str>) -> io::Result<()>,
-    ) -> io::Result<()> {
-        let mut reader = LineReader::new(input);
-        let mut found = Vec::new();
-        while let Some(line) = reader.next_line()? {
-            self.lines += 1;
-            match line {
-                Line::Skipped(reason) => {
-                    self.skipped += 1;
-                    each(self.lines, Err(reason.as_str()))?;
-                }
-                Line::Text(text) => {
-                    found.clear();
-                    match self.matcher.process_line(text, now, &mut found) {
-                        LineVerdict::Failure => self.matched += 1,
-                        LineVerdict::Helper => self.ignored += 1,
-                        LineVerdict::Missed => self.missed += 1,
-                    }
-                    for failure in &found {
-                        self.count(failure);
-                    }
-                    each(self.lines, Ok(&found))?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn count(&mut self, failure: &Failure) {
+impl Counts {
+    fn add(&mut self, failure: &FailureRef) {
         self.failures += 1;
         *self.rule_hits.entry(failure.rule).or_default() += 1;
         let stats = match self.per_host.get_mut(&failure.host) {
@@ -177,24 +138,106 @@ impl Replay {
         };
         stats.failures += 1;
         // Names are never resolved, so only addresses can be banned.
-        if matches!(failure.host, Host::Ip(_)) && self.windows.add(&failure.host, failure.time.as_second()).is_some() {
+        if matches!(failure.host, Host::Ip(_)) && stats.window.add(failure.time.as_second(), self.findtime) >= self.maxretry {
             stats.bans += 1;
+            stats.window.reset();
         }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct HostStats {
+    failures: u64,
+    bans: u32,
+    window: Ticket,
+}
+
+impl Replay {
+    pub fn new(options: MatcherOptions, findtime: i64, maxretry: u32) -> Self {
+        Replay {
+            mode: options.mode,
+            matcher: SshdMatcher::new(options),
+            lines: 0,
+            matched: 0,
+            ignored: 0,
+            missed: 0,
+            skipped: 0,
+            counts: Counts {
+                findtime: findtime.max(0),
+                maxretry: maxretry.max(1),
+                failures: 0,
+                rule_hits: HashMap::new(),
+                per_host: HashMap::default(),
+            },
+        }
+    }
+
+    /// Reads every line of `input`; `each` sees the line number and, when `keep` is set, its
+    /// failures (else an empty list: counting needs no copies).
+    pub fn read(
+        &mut self,
+        input: impl Read,
+        now: Timestamp,
+        keep: bool,
+        mut each: impl FnMut(u64, Result<&[Failure], &'static str>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut reader = LineReader::new(input);
+        let mut kept = Vec::new();
+        while let Some(line) = reader.next_line()? {
+            self.lines += 1;
+            match line {
+                Line::Skipped(reason) => {
+                    self.skipped += 1;
+                    each(self.lines, Err(reason.as_str()))?;
+                }
+                Line::Text(text) => {
+                    kept.clear();
+                    let counts = &mut self.counts;
+                    let verdict = self.matcher.process_line_with(text, now, |failure| {
+                        counts.add(&failure);
+                        if keep {
+                            kept.push(failure.to_owned());
+                        }
+                    });
+                    match verdict {
+                        LineVerdict::Failure => self.matched += 1,
+                        LineVerdict::Helper => self.ignored += 1,
+                        LineVerdict::Missed => self.missed += 1,
+                    }
+                    each(self.lines, Ok(&kept))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn summary(&self, args: &TestArgs, elapsed: f64) -> Summary {
         let mut rules: Vec<RuleHits> = rule_ids(self.mode)
             .into_iter()
-            .map(|id| RuleHits { rule: id, hits: self.rule_hits.get(id).copied().unwrap_or(0) })
+            .map(|id| RuleHits {
+                rule: id,
+                hits: self.counts.rule_hits.get(id).copied().unwrap_or(0),
+            })
             .collect();
-        rules.sort_by(|a, b| b.hits.cmp(&a.hits));
-        let mut hosts: Vec<(&Host, &HostStats)> = self.per_host.iter().collect();
-        hosts.sort_by(|a, b| b.1.failures.cmp(&a.1.failures).then_with(|| a.0.to_string().cmp(&b.0.to_string())));
-        let top = hosts.iter().take(10).map(|(h, s)| HostCount { ip: h.to_string(), failures: s.failures }).collect();
+        rules.sort_by_key(|r| std::cmp::Reverse(r.hits));
+        let mut hosts: Vec<(&Host, &HostStats)> = self.counts.per_host.iter().collect();
+        hosts.sort_by(|a, b| b.1.failures.cmp(&a.1.failures).then_with(|| a.0.cmp(b.0)));
+        let top = hosts
+            .iter()
+            .take(10)
+            .map(|(h, s)| HostCount {
+                ip: h.to_string(),
+                failures: s.failures,
+            })
+            .collect();
         let would_ban = hosts
             .iter()
             .filter(|(_, s)| s.bans > 0)
-            .map(|(h, s)| WouldBan { ip: h.to_string(), failures: s.failures, bans: s.bans })
+            .map(|(h, s)| WouldBan {
+                ip: h.to_string(),
+                failures: s.failures,
+                bans: s.bans,
+            })
             .collect();
         Summary {
             file: args.file.clone(),
@@ -204,15 +247,19 @@ impl Replay {
             ignored: self.ignored,
             missed: self.missed,
             skipped: self.skipped,
-            failures: self.failures,
-            addresses: self.per_host.len(),
+            failures: self.counts.failures,
+            addresses: self.counts.per_host.len(),
             maxretry: args.maxretry,
             findtime: args.findtime.to_string(),
             rules,
             top,
             would_ban,
             elapsed_s: elapsed,
-            lines_per_s: if elapsed > 0.0 { self.lines as f64 / elapsed } else { 0.0 },
+            lines_per_s: if elapsed > 0.0 {
+                self.lines as f64 / elapsed
+            } else {
+                0.0
+            },
         }
     }
 }
@@ -291,7 +338,11 @@ fn write_line_json(
             .map(|f| FailureJson {
                 rule: f.rule,
                 host: f.host.to_string(),
-                time: f.time.to_zoned_datetime(zone.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+                time: f
+                    .time
+                    .to_zoned_datetime(zone.clone())
+                    .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                    .to_string(),
                 user: f.user.as_deref(),
                 users: &f.users,
                 attempts: f.attempts,
@@ -319,13 +370,23 @@ fn print_text(out: &mut impl Write, s: &Summary) -> io::Result<()> {
     }
     writeln!(out, "`-")?;
     writeln!(out)?;
-    writeln!(out, "Top offenders (of {} addresses, {} failures):", s.addresses, s.failures)?;
+    writeln!(
+        out,
+        "Top offenders (of {} addresses, {} failures):",
+        s.addresses, s.failures
+    )?;
     for h in &s.top {
         writeln!(out, "|  {:>9}  {}", h.failures, h.ip)?;
     }
     writeln!(out, "`-")?;
     writeln!(out)?;
-    writeln!(out, "Would ban with maxretry {} in findtime {}: {} addresses", s.maxretry, s.findtime, s.would_ban.len())?;
+    writeln!(
+        out,
+        "Would ban with maxretry {} in findtime {}: {} addresses",
+        s.maxretry,
+        s.findtime,
+        s.would_ban.len()
+    )?;
     for b in s.would_ban.iter().take(10) {
         writeln!(out, "|  {:>9}  {} ({} bans)", b.failures, b.ip, b.bans)?;
     }
@@ -339,6 +400,10 @@ fn print_text(out: &mut impl Write, s: &Summary) -> io::Result<()> {
         "Lines: {} lines, {} ignored, {} matched, {} missed, {} skipped",
         s.lines, s.ignored, s.matched, s.missed, s.skipped
     )?;
-    writeln!(out, "[processed in {:.3} s: {:.0} lines/s]", s.elapsed_s, s.lines_per_s)?;
+    writeln!(
+        out,
+        "[processed in {:.3} s: {:.0} lines/s]",
+        s.elapsed_s, s.lines_per_s
+    )?;
     Ok(())
 }

@@ -8,11 +8,42 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
-#[derive(Debug, Clone, Copy)]
-struct Ticket {
+/// One address's window: when its counted failures began, the last one, and the count.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ticket {
     first: i64,
     last: i64,
     retry: u32,
+}
+
+impl Ticket {
+    /// Counts a failure at `time` with fail2ban's arithmetic; returns the new count.
+    pub fn add(&mut self, time: i64, findtime: i64) -> u32 {
+        if self.retry == 0 || self.last + findtime <= time {
+            // New, or forgotten: fail2ban's periodic clean-up drops windows idle for findtime.
+            *self = Ticket { first: time, last: time, retry: 1 };
+            return 1;
+        }
+        if time > self.last {
+            if self.first < time - findtime {
+                let rate = f64::from(self.retry) / (time - self.first) as f64 * findtime as f64;
+                self.retry = rate.round_ties_even() as u32;
+                self.first = time - findtime;
+            }
+            self.last = time;
+        }
+        self.retry += 1;
+        self.retry
+    }
+
+    /// Starts afresh (after a ban).
+    pub fn reset(&mut self) {
+        *self = Ticket::default();
+    }
+
+    pub fn count(&self) -> u32 {
+        self.retry
+    }
 }
 
 /// Failure windows for every address, with fail2ban's arithmetic.
@@ -20,39 +51,28 @@ struct Ticket {
 pub struct FailureWindows<K> {
     findtime: i64,
     maxretry: u32,
-    tickets: HashMap<K, Ticket>,
+    tickets: HashMap<K, Ticket, foldhash::fast::RandomState>,
 }
 
 impl<K: Eq + Hash + Clone> FailureWindows<K> {
     pub fn new(findtime_seconds: i64, maxretry: u32) -> Self {
-        FailureWindows { findtime: findtime_seconds.max(0), maxretry: maxretry.max(1), tickets: HashMap::new() }
+        FailureWindows {
+            findtime: findtime_seconds.max(0),
+            maxretry: maxretry.max(1),
+            tickets: HashMap::default(),
+        }
     }
 
     /// Records a failure of `key` at `time` (seconds). Returns the count when it reaches
     /// `maxretry`: the address is due for a ban and its window starts afresh.
     pub fn add(&mut self, key: &K, time: i64) -> Option<u32> {
-        let findtime = self.findtime;
         let count = match self.tickets.get_mut(key) {
-            Some(t) if t.last + findtime <= time => {
-                // Forgotten: fail2ban's periodic clean-up drops windows idle for findtime.
-                *t = Ticket { first: time, last: time, retry: 1 };
-                1
-            }
-            Some(t) => {
-                if time > t.last {
-                    if t.first < time - findtime {
-                        let rate = f64::from(t.retry) / (time - t.first) as f64 * findtime as f64;
-                        t.retry = rate.round_ties_even() as u32;
-                        t.first = time - findtime;
-                    }
-                    t.last = time;
-                }
-                t.retry += 1;
-                t.retry
-            }
+            Some(t) => t.add(time, self.findtime),
             None => {
-                self.tickets.insert(key.clone(), Ticket { first: time, last: time, retry: 1 });
-                1
+                let mut t = Ticket::default();
+                let count = t.add(time, self.findtime);
+                self.tickets.insert(key.clone(), t);
+                count
             }
         };
         if count >= self.maxretry {
@@ -103,7 +123,11 @@ mod tests {
     fn slow_failures_never_ban() {
         let mut w = FailureWindows::new(600, 3);
         for i in 0..10 {
-            assert_eq!(w.add(&"a", i * 700), None, "one failure every 700 s with findtime 600 s");
+            assert_eq!(
+                w.add(&"a", i * 700),
+                None,
+                "one failure every 700 s with findtime 600 s"
+            );
         }
     }
 

@@ -34,6 +34,10 @@ pub enum Shape {
     Accepted,
     /// `maximum authentication attempts exceeded for U from IP port N ssh2 [preauth]`
     MaxAttempts,
+    /// `pam_unix(sshd:auth): authentication failure; logname= ... ruser=R rhost=IP  user=U`
+    PamAuthFailure,
+    /// A message no rule can match (e.g. `pam_unix(sshd:session): ...`).
+    NoRule,
 }
 
 pub fn read(message: &str) -> Option<FastMatch<'_>> {
@@ -45,6 +49,7 @@ pub fn read(message: &str) -> Option<FastMatch<'_>> {
         b'R' => disconnect_bye(message),
         b'A' => accepted(message),
         b'm' => max_attempts(message),
+        b'p' => pam(message),
         _ => None,
     }
 }
@@ -60,12 +65,17 @@ impl<'a> Scan<'a> {
         Scan { text, pos: 0 }
     }
     fn lit(&mut self, s: &str) -> Option<()> {
-        self.text[self.pos..].starts_with(s).then(|| self.pos += s.len())
+        self.text[self.pos..]
+            .starts_with(s)
+            .then(|| self.pos += s.len())
     }
     /// A run of printable ASCII without spaces (and without `:` when `colon` is false).
     fn token(&mut self, colon: bool) -> Option<&'a str> {
         let rest = &self.text.as_bytes()[self.pos..];
-        let len = rest.iter().position(|&c| !(0x21..=0x7e).contains(&c) || (!colon && c == b':')).unwrap_or(rest.len());
+        let len = rest
+            .iter()
+            .position(|&c| !(0x21..=0x7e).contains(&c) || (!colon && c == b':'))
+            .unwrap_or(rest.len());
         if len == 0 {
             return None;
         }
@@ -76,21 +86,30 @@ impl<'a> Scan<'a> {
     /// ASCII letters, digits and `_` (a `\w+` that is plain ASCII).
     fn word(&mut self) -> Option<&'a str> {
         let rest = &self.text.as_bytes()[self.pos..];
-        let len = rest.iter().position(|c| !(c.is_ascii_alphanumeric() || *c == b'_')).unwrap_or(rest.len());
+        let len = rest
+            .iter()
+            .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+            .unwrap_or(rest.len());
         let t = &self.text[self.pos..self.pos + len];
         self.pos += len;
         (len > 0).then_some(t)
     }
     fn digits(&mut self) -> Option<()> {
         let rest = &self.text.as_bytes()[self.pos..];
-        let len = rest.iter().position(|c| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let len = rest
+            .iter()
+            .position(|c| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         self.pos += len;
         (len > 0).then_some(())
     }
     /// A plain address: returns (ip4, ip6).
     fn address(&mut self) -> Option<(Option<&'a str>, Option<&'a str>)> {
         let rest = &self.text.as_bytes()[self.pos..];
-        let len = rest.iter().position(|c| !(c.is_ascii_hexdigit() || *c == b'.' || *c == b':')).unwrap_or(rest.len());
+        let len = rest
+            .iter()
+            .position(|c| !(c.is_ascii_hexdigit() || *c == b'.' || *c == b':'))
+            .unwrap_or(rest.len());
         let t = &self.text[self.pos..self.pos + len];
         let found = if is_dotted_quad(t) {
             (Some(t), None)
@@ -106,20 +125,27 @@ impl<'a> Scan<'a> {
         (self.pos == self.text.len()).then_some(())
     }
     fn at_end_or_space(&self) -> bool {
-        self.text.as_bytes().get(self.pos).is_none_or(|&c| c == b' ')
+        self.text
+            .as_bytes()
+            .get(self.pos)
+            .is_none_or(|&c| c == b' ')
     }
 }
 
 /// Four groups of one to three ASCII digits: what fail2ban's `<IP4>` reads in full.
 fn is_dotted_quad(t: &str) -> bool {
-    let mut groups = 0;
-    for part in t.split('.') {
-        groups += 1;
-        if part.is_empty() || part.len() > 3 || !part.bytes().all(|c| c.is_ascii_digit()) {
-            return false;
+    let (mut groups, mut digits) = (1, 0);
+    for &c in t.as_bytes() {
+        match c {
+            b'0'..=b'9' if digits < 3 => digits += 1,
+            b'.' if digits > 0 && groups < 4 => {
+                groups += 1;
+                digits = 0;
+            }
+            _ => return false,
         }
     }
-    groups == 4
+    groups == 4 && digits > 0
 }
 
 /// Whether all of `t` reads as fail2ban's `<IP6>`:
@@ -135,11 +161,16 @@ fn is_ip6_shape(t: &str) -> bool {
         if b.first() == Some(&b':') && rest(&b[1..], reps + 1) {
             return true;
         }
-        let hex = b.iter().take(4).take_while(|c| c.is_ascii_hexdigit()).count();
+        let hex = b
+            .iter()
+            .take(4)
+            .take_while(|c| c.is_ascii_hexdigit())
+            .count();
         (1..=hex).any(|n| {
             let after = &b[n..];
             after.first() == Some(&b':')
-                && (rest(&after[1..], reps + 1) || (after.get(1) == Some(&b':') && rest(&after[2..], reps + 1)))
+                && (rest(&after[1..], reps + 1)
+                    || (after.get(1) == Some(&b':') && rest(&after[2..], reps + 1)))
         })
     }
     fn final_group(b: &[u8]) -> bool {
@@ -170,8 +201,18 @@ fn failed(message: &str) -> Option<FastMatch<'_>> {
     s.lit(" from ")?;
     let (ip4, ip6) = s.address()?;
     port_ssh2_end(&mut s)?;
-    let shape = if invalid { Shape::FailedInvalidUser } else { Shape::FailedUser };
-    Some(FastMatch { shape, user: Some(user), ip4, ip6, publickey: method == "publickey" })
+    let shape = if invalid {
+        Shape::FailedInvalidUser
+    } else {
+        Shape::FailedUser
+    };
+    Some(FastMatch {
+        shape,
+        user: Some(user),
+        ip4,
+        ip6,
+        publickey: method == "publickey",
+    })
 }
 
 fn invalid_user(message: &str) -> Option<FastMatch<'_>> {
@@ -188,7 +229,13 @@ fn invalid_user(message: &str) -> Option<FastMatch<'_>> {
         s.digits()?;
         s.end()?;
     }
-    Some(FastMatch { shape: Shape::InvalidUser, user: Some(user), ip4, ip6, publickey: false })
+    Some(FastMatch {
+        shape: Shape::InvalidUser,
+        user: Some(user),
+        ip4,
+        ip6,
+        publickey: false,
+    })
 }
 
 fn closed(message: &str) -> Option<FastMatch<'_>> {
@@ -213,8 +260,17 @@ fn closed(message: &str) -> Option<FastMatch<'_>> {
     s.digits()?;
     s.lit(" [preauth]")?;
     s.end()?;
-    let shape = Shape::ClosedPreauth { disconnected, with_user: user.is_some() };
-    Some(FastMatch { shape, user, ip4, ip6, publickey: false })
+    let shape = Shape::ClosedPreauth {
+        disconnected,
+        with_user: user.is_some(),
+    };
+    Some(FastMatch {
+        shape,
+        user,
+        ip4,
+        ip6,
+        publickey: false,
+    })
 }
 
 fn disconnect_bye(message: &str) -> Option<FastMatch<'_>> {
@@ -224,7 +280,13 @@ fn disconnect_bye(message: &str) -> Option<FastMatch<'_>> {
     s.lit(" port ")?;
     s.digits()?;
     s.lit(":11: ")?;
-    Some(FastMatch { shape: Shape::DisconnectBye, user: None, ip4, ip6, publickey: false })
+    Some(FastMatch {
+        shape: Shape::DisconnectBye,
+        user: None,
+        ip4,
+        ip6,
+        publickey: false,
+    })
 }
 
 fn accepted(message: &str) -> Option<FastMatch<'_>> {
@@ -238,7 +300,13 @@ fn accepted(message: &str) -> Option<FastMatch<'_>> {
     if !s.at_end_or_space() {
         return None;
     }
-    Some(FastMatch { shape: Shape::Accepted, user: Some(user), ip4, ip6, publickey: false })
+    Some(FastMatch {
+        shape: Shape::Accepted,
+        user: Some(user),
+        ip4,
+        ip6,
+        publickey: false,
+    })
 }
 
 fn max_attempts(message: &str) -> Option<FastMatch<'_>> {
@@ -257,7 +325,84 @@ fn max_attempts(message: &str) -> Option<FastMatch<'_>> {
     s.digits()?;
     s.lit(" ssh2 [preauth]")?;
     s.end()?;
-    Some(FastMatch { shape: Shape::MaxAttempts, user: Some(user), ip4, ip6, publickey: false })
+    Some(FastMatch {
+        shape: Shape::MaxAttempts,
+        user: Some(user),
+        ip4,
+        ip6,
+        publickey: false,
+    })
+}
+
+fn pam(message: &str) -> Option<FastMatch<'_>> {
+    let mut s = Scan::new(message);
+    s.lit("pam_")?;
+    let module = message.as_bytes()[s.pos..]
+        .iter()
+        .take_while(|c| c.is_ascii_lowercase())
+        .count();
+    s.pos += module;
+    // Only `pam_<module>(sshd:auth):` can start the one rule that begins with `pam_`.
+    let no_rule = FastMatch {
+        shape: Shape::NoRule,
+        user: None,
+        ip4: None,
+        ip6: None,
+        publickey: false,
+    };
+    if module == 0 || s.lit("(sshd:auth):").is_none() {
+        return Some(no_rule);
+    }
+    s.lit(" authentication failure;")?;
+    let mut fields = 0;
+    let alt_user = loop {
+        s.lit(" ")?;
+        while s.lit(" ").is_some() {}
+        let token = s.text[s.pos..].split(' ').next().unwrap_or("");
+        if !token.bytes().all(|c| (0x21..=0x7e).contains(&c)) {
+            return None;
+        }
+        s.pos += token.len();
+        if let Some(value) = token.strip_prefix("ruser=") {
+            break value;
+        }
+        let known = ["logname=", "uid=", "euid=", "tty="]
+            .iter()
+            .any(|p| token.starts_with(p));
+        fields += 1;
+        if !known || fields > 4 {
+            return None;
+        }
+    };
+    s.lit(" ")?;
+    while s.lit(" ").is_some() {}
+    s.lit("rhost=")?;
+    let (ip4, ip6) = s.address()?;
+    let mut user = None;
+    if s.end().is_none() {
+        let before = s.pos;
+        while s.lit(" ").is_some() {}
+        if s.lit("user=").is_some() {
+            user = Some(s.token(true).unwrap_or(""));
+        } else {
+            s.pos = before;
+        }
+        if s.end().is_none() {
+            s.lit(" [preauth]")?;
+            s.end()?;
+        }
+    }
+    // fail2ban's F-ALT_USER: `ruser` stands in when `user` is missing or empty.
+    if user.is_none_or(str::is_empty) && !alt_user.is_empty() {
+        user = Some(alt_user);
+    }
+    Some(FastMatch {
+        shape: Shape::PamAuthFailure,
+        user,
+        ip4,
+        ip6,
+        publickey: false,
+    })
 }
 
 #[cfg(test)]
@@ -266,7 +411,14 @@ mod tests {
 
     #[test]
     fn ip6_shapes_follow_fail2ban_regex() {
-        for ok in ["::1", "2001:db8::1", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7::", "::", "aaaa:bbbb:cccc:1234::1:1"] {
+        for ok in [
+            "::1",
+            "2001:db8::1",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7::",
+            "::",
+            "aaaa:bbbb:cccc:1234::1:1",
+        ] {
             assert!(is_ip6_shape(ok), "{ok}");
         }
         // Eight repetitions are needed here, fail2ban's regex allows seven.
@@ -278,11 +430,31 @@ mod tests {
     #[test]
     fn shapes() {
         let m = read("Failed password for invalid user admin from 192.0.2.1 port 22 ssh2").unwrap();
-        assert_eq!((m.shape, m.user, m.ip4), (Shape::FailedInvalidUser, Some("admin"), Some("192.0.2.1")));
-        assert!(read("Failed password for invalid user a from 6.6.6.6 from 192.0.2.1 port 22 ssh2").is_none());
+        assert_eq!(
+            (m.shape, m.user, m.ip4),
+            (Shape::FailedInvalidUser, Some("admin"), Some("192.0.2.1"))
+        );
+        assert!(
+            read("Failed password for invalid user a from 6.6.6.6 from 192.0.2.1 port 22 ssh2")
+                .is_none()
+        );
         assert!(read("Failed password for root from 192.0.2.1 port 22 ssh2: x").is_none());
         assert!(read("Failed password for ro:ot from 192.0.2.1 port 22 ssh2").is_none());
-        let m = read("Connection closed by authenticating user root 2001:db8::2 port 9 [preauth]").unwrap();
+        let m = read("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.7  user=root").unwrap();
+        assert_eq!(
+            (m.shape, m.user, m.ip4),
+            (Shape::PamAuthFailure, Some("root"), Some("192.0.2.7"))
+        );
+        let m = read("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=sudoer rhost=192.0.2.7").unwrap();
+        assert_eq!(m.user, Some("sudoer"));
+        assert_eq!(
+            read("pam_unix(sshd:session): session opened for user x")
+                .unwrap()
+                .shape,
+            Shape::NoRule
+        );
+        let m = read("Connection closed by authenticating user root 2001:db8::2 port 9 [preauth]")
+            .unwrap();
         assert_eq!((m.user, m.ip6), (Some("root"), Some("2001:db8::2")));
     }
 }

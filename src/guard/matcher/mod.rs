@@ -13,7 +13,20 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 /// Which of fail2ban's sshd filter modes to apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     #[default]
@@ -24,7 +37,17 @@ pub enum Mode {
 }
 
 /// How a line is framed before the sshd message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LogType {
     /// Decide per line.
@@ -50,7 +73,7 @@ pub struct MatcherOptions {
 }
 
 /// Where a failure came from: an address, or a host name kept as raw text (never resolved).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Host {
     Ip(IpAddr),
     Name(String),
@@ -70,6 +93,41 @@ pub struct Failure {
     pub attempts: u32,
 }
 
+/// A failure as the matcher holds it: borrowed, valid until the next line.
+#[derive(Debug, Clone)]
+pub struct FailureRef<'a> {
+    pub rule: &'static str,
+    pub host: Host,
+    pub time: Timestamp,
+    facts: &'a connections::Facts,
+}
+
+impl<'a> FailureRef<'a> {
+    pub fn user(&self) -> Option<&'a str> {
+        self.facts.user.as_ref().map(ShortText::as_str)
+    }
+
+    /// Every user name the connection tried, sorted.
+    pub fn users(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.facts.users().iter().map(ShortText::as_str)
+    }
+
+    pub fn attempts(&self) -> u32 {
+        self.facts.attempts()
+    }
+
+    pub fn to_owned(&self) -> Failure {
+        Failure {
+            rule: self.rule,
+            host: self.host.clone(),
+            time: self.time,
+            user: self.user().map(str::to_string),
+            users: self.users().map(str::to_string).collect(),
+            attempts: self.attempts(),
+        }
+    }
+}
+
 /// What one line amounted to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineVerdict {
@@ -86,11 +144,13 @@ mod fast;
 mod patterns;
 mod prefix;
 mod rules;
+mod text;
 mod timestamp;
 
 use connections::{Connections, Merged};
 use prefix::Split;
 use rules::RuleSet;
+use text::ShortText;
 use timestamp::DateFields;
 
 /// Ids of every rule, in fail2ban's order, for the given mode.
@@ -110,6 +170,8 @@ pub struct SshdMatcher {
     last_date: Option<(DateFields, i64, Timestamp)>,
     last_rule: Option<&'static str>,
     joined: String,
+    standalone: connections::Facts,
+    last_date_text: Option<(Vec<u8>, timestamp::FoundDate)>,
 }
 
 impl SshdMatcher {
@@ -121,6 +183,8 @@ impl SshdMatcher {
             last_date: None,
             last_rule: None,
             joined: String::new(),
+            standalone: connections::Facts::default(),
+            last_date_text: None,
         }
     }
 
@@ -136,7 +200,22 @@ impl SshdMatcher {
 
     /// Matches one line. `source_time` is when the source saw it (or the journal's time): the
     /// time of lines that carry none, and the clock for guessing a syslog date's year.
-    pub fn process_line(&mut self, line: &str, source_time: Timestamp, out: &mut Vec<Failure>) -> LineVerdict {
+    pub fn process_line(
+        &mut self,
+        line: &str,
+        source_time: Timestamp,
+        out: &mut Vec<Failure>,
+    ) -> LineVerdict {
+        self.process_line_with(line, source_time, |f| out.push(f.to_owned()))
+    }
+
+    /// Like `process_line`, but hands each failure to `each` as a borrowed view (no copies).
+    pub fn process_line_with(
+        &mut self,
+        line: &str,
+        source_time: Timestamp,
+        mut each: impl FnMut(FailureRef<'_>),
+    ) -> LineVerdict {
         self.last_rule = None;
         let line = line.trim_end_matches(['\n', '\r']);
         let Some((time, framed)) = self.frame(line, source_time) else {
@@ -153,33 +232,31 @@ impl SshdMatcher {
         };
         let rule = self.rules.rules()[found.rule].id;
         self.last_rule = Some(rule);
-        let (facts, attempts) = match split.id_end {
-            Some(end) => {
-                let id = connection_key(&text[..end]);
-                match self.connections.merge(id, &found, time) {
-                    Merged::Failure { facts, attempts } => (facts, attempts),
-                    Merged::Helper | Merged::Pending => return LineVerdict::Helper,
-                }
-            }
+        let facts = match split.id_end {
+            Some(end) => match self
+                .connections
+                .merge(connection_key(&text[..end]), &found, time)
+            {
+                Merged::Failure(facts) => facts,
+                Merged::Quiet => return LineVerdict::Helper,
+            },
             // Without a connection id (sshd -E), every line stands alone.
             None => {
-                if found.nofail || found.gained {
+                self.standalone = connections::Facts::standalone(&found);
+                if self.standalone.is_helper() {
                     return LineVerdict::Helper;
                 }
-                let facts = connections::Facts::standalone(&found);
-                (facts, 1)
+                &self.standalone
             }
         };
-        let Some(host) = host_of(&facts) else {
+        let Some(host) = host_of(facts) else {
             return LineVerdict::Helper;
         };
-        out.push(Failure {
+        each(FailureRef {
             rule,
             host,
             time,
-            user: facts.user,
-            users: facts.users.into_iter().collect(),
-            attempts,
+            facts,
         });
         LineVerdict::Failure
     }
@@ -191,9 +268,11 @@ impl SshdMatcher {
             other => other,
         };
         match kind {
-            LogType::Syslog | LogType::Auto => match timestamp::find_leading_date(line) {
+            LogType::Syslog | LogType::Auto => match self.leading_date(line) {
                 Some(found) => {
-                    let time = self.resolve(&found.fields, source_time).unwrap_or(source_time);
+                    let time = self
+                        .resolve(&found.fields, source_time)
+                        .unwrap_or(source_time);
                     if found.start == 0 {
                         let rest = &line[found.end..];
                         Some((time, Framed::Offset(found.end, prefix::split_syslog(rest))))
@@ -211,12 +290,37 @@ impl SshdMatcher {
             LogType::Raw => Some((source_time, Framed::InLine(prefix::split_raw(line)))),
             LogType::Rfc5424 => {
                 let after_header = rfc5424_header(line)?;
-                let found = timestamp::find_leading_date(&line[after_header..]).filter(|f| f.start == 0)?;
-                let time = self.resolve(&found.fields, source_time).unwrap_or(source_time);
+                let found =
+                    timestamp::find_leading_date(&line[after_header..]).filter(|f| f.start == 0)?;
+                let time = self
+                    .resolve(&found.fields, source_time)
+                    .unwrap_or(source_time);
                 let offset = after_header + found.end;
-                Some((time, Framed::Offset(offset, prefix::split_rfc5424(&line[offset..])?)))
+                Some((
+                    time,
+                    Framed::Offset(offset, prefix::split_rfc5424(&line[offset..])?),
+                ))
             }
         }
+    }
+
+    /// The date at the start of `line`; consecutive lines often repeat the previous date text.
+    fn leading_date(&mut self, line: &str) -> Option<timestamp::FoundDate> {
+        if let Some((text, found)) = &self.last_date_text {
+            let b = line.as_bytes();
+            // A syslog date can only grow by a fraction (`.123`) or a year (` 2024`): a space then
+            // a non-digit after the same text means the same date.
+            if b.get(..text.len()) == Some(text.as_slice())
+                && b.get(text.len()) == Some(&b' ')
+                && b.get(text.len() + 1).is_some_and(|c| !c.is_ascii_digit())
+            {
+                return Some(*found);
+            }
+        }
+        let found = timestamp::find_leading_date(line)?;
+        let syslog = found.fields.year.is_none() && found.fields.offset_seconds.is_none();
+        self.last_date_text = syslog.then(|| (line.as_bytes()[..found.end].to_vec(), found));
+        Some(found)
     }
 
     fn resolve(&mut self, fields: &DateFields, now: Timestamp) -> Option<Timestamp> {
@@ -280,24 +384,58 @@ fn rfc5424_header(line: &str) -> Option<usize> {
 
 /// The failure's host: an address when the text is one, else the raw text.
 fn host_of(facts: &connections::Facts) -> Option<Host> {
-    if let Some(text) = facts.ip4.as_deref() {
-        return Some(match text.parse::<std::net::Ipv4Addr>() {
-            Ok(ip) => Host::Ip(IpAddr::V4(ip)),
-            Err(_) => Host::Name(text.to_string()),
+    if let Some(text) = facts.ip4.as_ref().map(ShortText::as_str) {
+        return Some(match dotted_quad(text) {
+            Some(ip) => Host::Ip(IpAddr::V4(ip)),
+            None => Host::Name(text.to_string()),
         });
     }
-    if let Some(text) = facts.ip6.as_deref() {
+    if let Some(text) = facts.ip6.as_ref().map(ShortText::as_str) {
         return Some(match text.parse::<std::net::Ipv6Addr>() {
             Ok(ip) => Host::Ip(ip.to_canonical()),
             Err(_) => Host::Name(text.to_string()),
         });
     }
-    facts.dns.as_deref().map(|d| Host::Name(d.to_string()))
+    facts
+        .dns
+        .as_ref()
+        .map(|d| Host::Name(d.as_str().to_string()))
+}
+
+/// A dotted quad as `Ipv4Addr` parses it (no leading zeros, each part at most 255), faster.
+fn dotted_quad(text: &str) -> Option<std::net::Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = text.split('.');
+    for octet in &mut octets {
+        let part = parts.next()?.as_bytes();
+        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
+            return None;
+        }
+        let mut value = 0u16;
+        for &c in part {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + u16::from(c - b'0');
+        }
+        *octet = u8::try_from(value).ok()?;
+    }
+    parts.next().is_none().then_some(std::net::Ipv4Addr::from(octets))
 }
 
 /// FNV-1a: connection ids are short, and only compared with each other.
 fn connection_key(id: &str) -> u64 {
-    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+#[test]
+fn dotted_quad_agrees_with_the_standard_parser() {
+    for text in ["192.0.2.1", "0.0.0.0", "255.255.255.255", "256.1.1.1", "192.030.0.6", "1.2.3", "1.2.3.4.5", "1..2.3", "01.2.3.4", "a.b.c.d", ""] {
+        assert_eq!(dotted_quad(text), text.parse().ok(), "{text}");
+    }
 }
 
 impl std::fmt::Display for Host {

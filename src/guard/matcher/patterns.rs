@@ -110,14 +110,25 @@ mod tests {
             cases.extend(next);
         }
         for text in cases {
-            assert_eq!(re.is_match(&text), no_from_reference(&text, ""), "text {text:?}");
+            assert_eq!(
+                re.is_match(&text),
+                no_from_reference(&text, ""),
+                "text {text:?}"
+            );
         }
     }
 
     #[test]
     fn no_from_before_from_refuses_a_trailing_from() {
         let re = full(&no_from_before_from());
-        for (text, ok) in [("user", true), ("a from", false), ("a from b", false), ("from", true), ("a ", true), ("", true)] {
+        for (text, ok) in [
+            ("user", true),
+            ("a from", false),
+            ("a from b", false),
+            ("from", true),
+            ("a ", true),
+            ("", true),
+        ] {
             assert_eq!(re.is_match(text), ok, "{text:?}");
             assert_eq!(no_from_reference(text, " from 1.2.3.4"), ok, "{text:?}");
         }

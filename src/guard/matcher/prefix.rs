@@ -69,7 +69,10 @@ pub fn split_rfc5424(text: &str) -> Option<Split> {
 /// A bare message, as `sshd -E` writes it: no connection id.
 pub fn split_raw(text: &str) -> Split {
     let b = text.as_bytes();
-    Split { id_end: None, message_start: error_prefix(b, 0) }
+    Split {
+        id_end: None,
+        message_start: error_prefix(b, 0),
+    }
 }
 
 /// Whether a line without a date looks like `host sshd[pid]: ...` rather than a bare message.
@@ -82,11 +85,17 @@ pub fn looks_like_journal(text: &str) -> bool {
             b.get(p) == Some(&b':')
         })
     };
-    is_daemon_at(first) || hostname(b, first).map(|end| skip_space(b, end)).is_some_and(is_daemon_at)
+    is_daemon_at(first)
+        || hostname(b, first)
+            .map(|end| skip_space(b, end))
+            .is_some_and(is_daemon_at)
 }
 
 fn finish(b: &[u8], id_end: usize) -> Split {
-    Split { id_end: Some(id_end), message_start: error_prefix(b, id_end) }
+    Split {
+        id_end: Some(id_end),
+        message_start: error_prefix(b, id_end),
+    }
 }
 
 /// Applies an optional element: taken when it matches.
@@ -140,7 +149,10 @@ fn bsd_verbose(b: &[u8], pos: usize) -> Option<usize> {
     if dot == pos + 1 {
         return None;
     }
-    let segment_end = b[dot + 1..].iter().position(|&c| c == b'.').map_or(b.len(), |i| dot + 1 + i);
+    let segment_end = b[dot + 1..]
+        .iter()
+        .position(|&c| c == b'.')
+        .map_or(b.len(), |i| dot + 1 + i);
     // The last `>` of the segment that is followed by white space (greedy `[^.]+>\s+`).
     (dot + 2..segment_end)
         .rev()
@@ -193,7 +205,11 @@ fn daemon_name(b: &[u8], pos: usize) -> Option<usize> {
         return None;
     }
     let p = pos + 4;
-    Some(if b[p..].starts_with(b"-session") { p + 8 } else { p })
+    Some(if b[p..].starts_with(b"-session") {
+        p + 8
+    } else {
+        p
+    })
 }
 
 /// `[1234]`.
@@ -292,7 +308,11 @@ fn error_prefix(b: &[u8], pos: usize) -> usize {
     } else {
         return pos;
     };
-    if b[after..].starts_with(b"PAM: ") { after + 5 } else { after }
+    if b[after..].starts_with(b"PAM: ") {
+        after + 5
+    } else {
+        after
+    }
 }
 
 #[cfg(test)]
@@ -300,31 +320,69 @@ mod tests {
     use super::*;
 
     fn parts(split: Split, text: &str) -> (String, String) {
-        let id = split.id_end.map(|e| text[..e].to_string()).unwrap_or_default();
+        let id = split
+            .id_end
+            .map(|e| text[..e].to_string())
+            .unwrap_or_default();
         (id, text[split.message_start..].to_string())
     }
 
     #[test]
     fn syslog_prefixes() {
         let cases = [
-            (" belka sshd[31602]: Failed x", " belka sshd[31602]: ", "Failed x"),
-            (" host sshd-session[1571]: Failed x", " host sshd-session[1571]: ", "Failed x"),
+            (
+                " belka sshd[31602]: Failed x",
+                " belka sshd[31602]: ",
+                "Failed x",
+            ),
+            (
+                " host sshd-session[1571]: Failed x",
+                " host sshd-session[1571]: ",
+                "Failed x",
+            ),
             (" [sshd]: User root", " [sshd]: ", "User root"),
-            (" sshd[8148]: Disconnecting: x", " sshd[8148]: ", "Disconnecting: x"),
-            (" dusky sshd[20878]: [ID 800047 auth.info] Failed", " dusky sshd[20878]: [ID 800047 auth.info] ", "Failed"),
-            (" imago sshd[28732]: error: PAM: Authentication failure", " imago sshd[28732]: ", "Authentication failure"),
-            (" vps CRON[1]: pam_unix(cron:session)", " vps ", "CRON[1]: pam_unix(cron:session)"),
-            (" vps kernel: [1.5] [UFW BLOCK]", " vps kernel: [1.5] ", "[UFW BLOCK]"),
+            (
+                " sshd[8148]: Disconnecting: x",
+                " sshd[8148]: ",
+                "Disconnecting: x",
+            ),
+            (
+                " dusky sshd[20878]: [ID 800047 auth.info] Failed",
+                " dusky sshd[20878]: [ID 800047 auth.info] ",
+                "Failed",
+            ),
+            (
+                " imago sshd[28732]: error: PAM: Authentication failure",
+                " imago sshd[28732]: ",
+                "Authentication failure",
+            ),
+            (
+                " vps CRON[1]: pam_unix(cron:session)",
+                " vps ",
+                "CRON[1]: pam_unix(cron:session)",
+            ),
+            (
+                " vps kernel: [1.5] [UFW BLOCK]",
+                " vps kernel: [1.5] ",
+                "[UFW BLOCK]",
+            ),
         ];
         for (text, id, message) in cases {
-            assert_eq!(parts(split_syslog(text), text), (id.to_string(), message.to_string()), "{text:?}");
+            assert_eq!(
+                parts(split_syslog(text), text),
+                (id.to_string(), message.to_string()),
+                "{text:?}"
+            );
         }
     }
 
     #[test]
     fn journal_prefixes() {
         let text = "srv sshd[20878]: kernel:[  970.699396]: Failed keyboard-interactive";
-        assert_eq!(parts(split_journal(text), text).1, "Failed keyboard-interactive");
+        assert_eq!(
+            parts(split_journal(text), text).1,
+            "Failed keyboard-interactive"
+        );
         assert!(looks_like_journal("srv sshd[1]: x"));
         assert!(looks_like_journal("sshd-session[1]: x"));
         assert!(!looks_like_journal("Failed password for root from 1.2.3.4"));
@@ -333,7 +391,10 @@ mod tests {
     #[test]
     fn rfc5424_prefixes() {
         let text = " hostname.example.com sshd 55555 - [timeQuality tzKnown=\"1\"][x@1 test=\"[brackets]\"] Failed unknown";
-        assert_eq!(parts(split_rfc5424(text).unwrap(), text).1, "Failed unknown");
+        assert_eq!(
+            parts(split_rfc5424(text).unwrap(), text).1,
+            "Failed unknown"
+        );
         assert!(split_rfc5424(" host cron 1 - - msg").is_none());
     }
 

@@ -60,6 +60,8 @@ pub struct RuleSet {
     mode: Mode,
     rules: Vec<Rule>,
     locations: Vec<CaptureLocations>,
+    /// For each first byte of a message, the rules (as bits, in order) whose lead starts with it.
+    by_first_byte: [u64; 256],
 }
 
 impl RuleSet {
@@ -69,35 +71,72 @@ impl RuleSet {
             .map(|(id, leads, pattern)| compile(id, leads, &pattern))
             .collect();
         let locations = rules.iter().map(|r| r.regex.capture_locations()).collect();
-        RuleSet { mode, rules, locations }
+        assert!(rules.len() <= 64, "rule bit sets hold 64 rules");
+        let mut by_first_byte = [0u64; 256];
+        for (index, rule) in rules.iter().enumerate() {
+            for lead in rule.leads {
+                by_first_byte[usize::from(lead.as_bytes()[0])] |= 1 << index;
+            }
+        }
+        RuleSet {
+            mode,
+            rules,
+            locations,
+            by_first_byte,
+        }
     }
 
     fn index_of(&self, id: &str) -> Option<usize> {
-        self.rules.iter().position(|r| r.id == id)
+        // Ids are `&'static str` constants: comparing addresses first skips most byte compares.
+        self.rules
+            .iter()
+            .position(|r| std::ptr::eq(r.id, id))
+            .or_else(|| self.rules.iter().position(|r| r.id == id))
     }
 
     /// The answer for a message read by hand: `Some(None)` means no rule of this mode matches.
-    fn from_fast<'a>(&self, f: FastMatch<'a>) -> Option<Option<RuleMatch<'a>>> {
+    fn answer_fast<'a>(&self, f: FastMatch<'a>) -> Option<Option<RuleMatch<'a>>> {
         let aggressive_close = matches!(self.mode, Mode::Ddos | Mode::Aggressive);
         // (rule id, nofail, forget, gained)
         let (id, nofail, forget, gained) = match f.shape {
-            Shape::FailedInvalidUser if f.publickey => ("failed-publickey-invalid-user", false, false, false),
+            Shape::FailedInvalidUser if f.publickey => {
+                ("failed-publickey-invalid-user", false, false, false)
+            }
             Shape::FailedInvalidUser => ("failed-auth", false, false, false),
             Shape::FailedUser => ("failed-auth", f.publickey, false, false),
             Shape::InvalidUser => ("invalid-user", false, false, false),
-            Shape::ClosedPreauth { .. } if aggressive_close => ("connection-closed-preauth", false, true, false),
-            Shape::ClosedPreauth { .. } if self.mode == Mode::Normal => ("connection-closed", true, true, false),
-            Shape::ClosedPreauth { disconnected: true, with_user: true } => ("disconnected-preauth-user", false, true, false),
+            Shape::ClosedPreauth { .. } if aggressive_close => {
+                ("connection-closed-preauth", false, true, false)
+            }
+            Shape::ClosedPreauth { .. } if self.mode == Mode::Normal => {
+                ("connection-closed", true, true, false)
+            }
+            Shape::ClosedPreauth {
+                disconnected: true,
+                with_user: true,
+            } => ("disconnected-preauth-user", false, true, false),
             Shape::ClosedPreauth { .. } => return Some(None),
             Shape::DisconnectBye => ("disconnect-bye", true, true, false),
             Shape::Accepted => ("accepted", false, true, true),
             Shape::MaxAttempts => ("max-auth-attempts", false, false, false),
+            Shape::PamAuthFailure => ("pam-auth-failure", true, false, false),
+            Shape::NoRule => return Some(None),
         };
         let rule = self.index_of(id)?;
-        Some(Some(RuleMatch { rule, user: f.user, ip4: f.ip4, ip6: f.ip6, dns: None, nofail, forget, gained }))
+        Some(Some(RuleMatch {
+            rule,
+            user: f.user,
+            ip4: f.ip4,
+            ip6: f.ip6,
+            dns: None,
+            nofail,
+            forget,
+            gained,
+        }))
     }
 
     /// The first rule that matches, through the regex rules only (reference for `find`).
+    #[cfg(test)]
     pub fn find_by_regex<'a>(&mut self, message: &'a str) -> Option<RuleMatch<'a>> {
         self.find_slow(message)
     }
@@ -108,14 +147,18 @@ impl RuleSet {
 
     /// The first rule that matches `message`, in fail2ban's order.
     pub fn find<'a>(&mut self, message: &'a str) -> Option<RuleMatch<'a>> {
-        if let Some(answer) = fast::read(message).and_then(|f| self.from_fast(f)) {
+        if let Some(answer) = fast::read(message).and_then(|f| self.answer_fast(f)) {
             return answer;
         }
         self.find_slow(message)
     }
 
     fn find_slow<'a>(&mut self, message: &'a str) -> Option<RuleMatch<'a>> {
-        for (index, rule) in self.rules.iter().enumerate() {
+        let mut candidates = self.by_first_byte[usize::from(*message.as_bytes().first()?)];
+        while candidates != 0 {
+            let index = candidates.trailing_zeros() as usize;
+            candidates &= candidates - 1;
+            let rule = &self.rules[index];
             if !rule.leads.iter().any(|lead| message.starts_with(lead)) {
                 continue;
             }
@@ -123,9 +166,8 @@ impl RuleSet {
             if rule.regex.captures_read(locs, message).is_none() {
                 continue;
             }
-            let text = |slot: Option<usize>| {
-                slot.and_then(|i| locs.get(i)).map(|(s, e)| &message[s..e])
-            };
+            let text =
+                |slot: Option<usize>| slot.and_then(|i| locs.get(i)).map(|(s, e)| &message[s..e]);
             let flag = |slot: Option<usize>| slot.and_then(|i| locs.get(i)).is_some();
             let g = rule.groups;
             // fail2ban's F-ALT_USER: the alternative name stands in when the main one is empty.
@@ -164,7 +206,12 @@ fn compile(id: &'static str, leads: &'static [&'static str], pattern: &str) -> R
         forget: slot("forget"),
         gained: slot("gained"),
     };
-    Rule { id, leads, regex, groups }
+    Rule {
+        id,
+        leads,
+        regex,
+        groups,
+    }
 }
 
 type Spec = (&'static str, &'static [&'static str], String);
@@ -211,12 +258,16 @@ fn common_rules_before_other() -> Vec<Spec> {
         (
             "auth-failure",
             &["Authentication ", "authentication "],
-            format!(r"^[aA]uthentication (?:failure|error|failed) for (?P<user>.*?) (?:from )?{host}(?: via \S+)?{SUFF}$"),
+            format!(
+                r"^[aA]uthentication (?:failure|error|failed) for (?P<user>.*?) (?:from )?{host}(?: via \S+)?{SUFF}$"
+            ),
         ),
         (
             "pam-user-unknown",
             &["User not known "],
-            format!(r"^User not known to the underlying authentication module for (?P<user>.*?) (?:from )?{host}{SUFF}$"),
+            format!(
+                r"^User not known to the underlying authentication module for (?P<user>.*?) (?:from )?{host}{SUFF}$"
+            ),
         ),
         // `Failed publickey for invalid user ...` (publickey = nofail): fail2ban's conditional
         // `(?(cond_user): |...$)` becomes two rules, tried in the same order.
@@ -228,7 +279,9 @@ fn common_rules_before_other() -> Vec<Spec> {
         (
             "failed-publickey-invalid-user",
             &["Failed publickey for invalid user "],
-            format!(r"^Failed publickey for invalid user (?P<user>{nf_user}) from {host}{ssh_port}{nf_tail}$"),
+            format!(
+                r"^Failed publickey for invalid user (?P<user>{nf_user}) from {host}{ssh_port}{nf_tail}$"
+            ),
         ),
         // `Failed METHOD for [invalid user] NAME from HOST ...`: four readings in fail2ban's
         // backtracking order (with/without `invalid user`, each `NAME: ` then the catch-all).
@@ -236,22 +289,30 @@ fn common_rules_before_other() -> Vec<Spec> {
         (
             "failed-auth",
             &["Failed "],
-            format!(r"^Failed (?:(?P<nofail>publickey)|\S+) for invalid user (?P<user>\S+) from {host}{ssh_port}: "),
+            format!(
+                r"^Failed (?:(?P<nofail>publickey)|\S+) for invalid user (?P<user>\S+) from {host}{ssh_port}: "
+            ),
         ),
         (
             "failed-auth",
             &["Failed "],
-            format!(r"^Failed (?:(?P<nofail>publickey)|\S+) for invalid user (?P<user>{nf_user}) from {host}{ssh_port}{nf_tail}$"),
+            format!(
+                r"^Failed (?:(?P<nofail>publickey)|\S+) for invalid user (?P<user>{nf_user}) from {host}{ssh_port}{nf_tail}$"
+            ),
         ),
         (
             "failed-auth",
             &["Failed "],
-            format!(r"^Failed (?:(?P<nofail>publickey)|\S+) for (?P<user>\S+) from {host}{ssh_port}: "),
+            format!(
+                r"^Failed (?:(?P<nofail>publickey)|\S+) for (?P<user>\S+) from {host}{ssh_port}: "
+            ),
         ),
         (
             "failed-auth",
             &["Failed "],
-            format!(r"^Failed (?:(?P<nofail>publickey)|\S+) for (?P<user>[^:]+) from {host}{ssh_port}{nf_tail}$"),
+            format!(
+                r"^Failed (?:(?P<nofail>publickey)|\S+) for (?P<user>[^:]+) from {host}{ssh_port}{nf_tail}$"
+            ),
         ),
         (
             "root-login-refused",
@@ -260,12 +321,29 @@ fn common_rules_before_other() -> Vec<Spec> {
         ),
         (
             "invalid-user",
-            &["Invalid user ", "invalid user ", "Illegal user ", "illegal user "],
+            &[
+                "Invalid user ",
+                "invalid user ",
+                "Illegal user ",
+                "illegal user ",
+            ],
             format!(r"^[iI](?:llegal|nvalid) user (?P<user>.*?) (?:from )?{host}{SUFF}$"),
         ),
-        ("not-in-allowusers", USER_LEADS, not_allowed("not listed in AllowUsers")),
-        ("in-denyusers", USER_LEADS, not_allowed("listed in DenyUsers")),
-        ("not-in-any-group", USER_LEADS, not_allowed("not in any group")),
+        (
+            "not-in-allowusers",
+            USER_LEADS,
+            not_allowed("not listed in AllowUsers"),
+        ),
+        (
+            "in-denyusers",
+            USER_LEADS,
+            not_allowed("listed in DenyUsers"),
+        ),
+        (
+            "not-in-any-group",
+            USER_LEADS,
+            not_allowed("not in any group"),
+        ),
         (
             "refused-connect",
             &["refused connect from "],
@@ -274,9 +352,15 @@ fn common_rules_before_other() -> Vec<Spec> {
         (
             "disconnect-auth-fail",
             &["Received disconnect from "],
-            format!(r"^Received (?P<forget>disconnect) from {host}{PORTOPT}:\s*3: .*: Auth fail{SUFF}$"),
+            format!(
+                r"^Received (?P<forget>disconnect) from {host}{PORTOPT}:\s*3: .*: Auth fail{SUFF}$"
+            ),
         ),
-        ("in-denygroups", USER_LEADS, not_allowed("a group is listed in DenyGroups")),
+        (
+            "in-denygroups",
+            USER_LEADS,
+            not_allowed("a group is listed in DenyGroups"),
+        ),
         (
             "not-in-allowgroups",
             USER_LEADS,
@@ -285,12 +369,16 @@ fn common_rules_before_other() -> Vec<Spec> {
         (
             "pam-auth-failure",
             &["pam_"],
-            format!(r"^(?P<nofail>{PAM_AUTH}\(sshd:auth\):\s+authentication failure;)(?:\s+(?:(?:logname|e?uid|tty)=\S*)){{0,4}}\s+ruser=(?P<alt_user>\S*)\s+rhost={host}(?:\s+user=(?P<user>\S*))?{SUFF}$"),
+            format!(
+                r"^(?P<nofail>{PAM_AUTH}\(sshd:auth\):\s+authentication failure;)(?:\s+(?:(?:logname|e?uid|tty)=\S*)){{0,4}}\s+ruser=(?P<alt_user>\S*)\s+rhost={host}(?:\s+user=(?P<user>\S*))?{SUFF}$"
+            ),
         ),
         (
             "max-auth-attempts",
             &["maximum authentication attempts exceeded for "],
-            format!(r"^maximum authentication attempts exceeded for (?:invalid user )?(?P<user>.*?) (?:from )?{host}{ssh_port}{SUFF}$"),
+            format!(
+                r"^maximum authentication attempts exceeded for (?:invalid user )?(?P<user>.*?) (?:from )?{host}{ssh_port}{SUFF}$"
+            ),
         ),
         (
             "account-locked",
@@ -300,12 +388,16 @@ fn common_rules_before_other() -> Vec<Spec> {
         (
             "change-of-user",
             &["Disconnecting "],
-            format!(r"^(?P<forget>Disconnecting)(?: from)?(?: (?:invalid|authenticating)) user (?P<user>\S+) {host}{PORTOPT}:\s*Change of username or service not allowed:\s*.*\[preauth\]\s*$"),
+            format!(
+                r"^(?P<forget>Disconnecting)(?: from)?(?: (?:invalid|authenticating)) user (?P<user>\S+) {host}{PORTOPT}:\s*Change of username or service not allowed:\s*.*\[preauth\]\s*$"
+            ),
         ),
         (
             "too-many-auth-failures",
             &["Disconnecting: Too many authentication failures"],
-            format!(r"^Disconnecting: Too many authentication failures(?: for (?P<user>\S+|.*?))?{SUFF}$"),
+            format!(
+                r"^Disconnecting: Too many authentication failures(?: for (?P<user>\S+|.*?))?{SUFF}$"
+            ),
         ),
         (
             "disconnect-bye",
@@ -315,12 +407,20 @@ fn common_rules_before_other() -> Vec<Spec> {
     ]
 }
 
-const CLOSED_LEADS: &[&str] = &["Connection closed", "Connection reset", "Disconnected", "Disconnecting"];
+const CLOSED_LEADS: &[&str] = &[
+    "Connection closed",
+    "Connection reset",
+    "Disconnected",
+    "Disconnecting",
+];
 const CLOSED: &str = r"Connection (?:closed|reset)|Disconnect(?:ed|ing)";
 
 /// A closing reason that is not the `Too many authentication failures` one.
 fn closing_reason() -> String {
-    format!(r"(?:: {})?", bracketless_not_starting_with("Too many authentication failures"))
+    format!(
+        r"(?:: {})?",
+        bracketless_not_starting_with("Too many authentication failures")
+    )
 }
 
 /// normal mode: a closed connection only supplies the address and ends the connection's state.
@@ -328,7 +428,11 @@ fn normal_other() -> Vec<Spec> {
     vec![(
         "connection-closed",
         CLOSED_LEADS,
-        format!(r"^(?P<nofail>(?P<forget>{CLOSED})){AUTHNG_USER} {}{PORTOPT}{}(?: \[preauth\])?\s*$", addr(), closing_reason()),
+        format!(
+            r"^(?P<nofail>(?P<forget>{CLOSED})){AUTHNG_USER} {}{PORTOPT}{}(?: \[preauth\])?\s*$",
+            addr(),
+            closing_reason()
+        ),
     )]
 }
 
@@ -338,12 +442,20 @@ fn ddos_other() -> Vec<Spec> {
         (
             "connection-closed-preauth",
             CLOSED_LEADS,
-            format!(r"^(?P<forget>{CLOSED}){AUTHNG_USER} {}{PORTOPT}{}\s+\[preauth\]\s*$", addr(), closing_reason()),
+            format!(
+                r"^(?P<forget>{CLOSED}){AUTHNG_USER} {}{PORTOPT}{}\s+\[preauth\]\s*$",
+                addr(),
+                closing_reason()
+            ),
         ),
         (
             "connection-closed",
             CLOSED_LEADS,
-            format!(r"^(?P<nofail>(?P<forget>{CLOSED})){AUTHNG_USER} {}(?:{PORTOPT}{}|\s*)$", addr(), closing_reason()),
+            format!(
+                r"^(?P<nofail>(?P<forget>{CLOSED})){AUTHNG_USER} {}(?:{PORTOPT}{}|\s*)$",
+                addr(),
+                closing_reason()
+            ),
         ),
     ]
 }
@@ -353,7 +465,10 @@ fn extra_other() -> Vec<Spec> {
     vec![(
         "disconnected-preauth-user",
         &["Disconnected"],
-        format!(r"^(?P<forget>Disconnected)(?: from)?(?: (?:invalid|authenticating)) user (?P<user>\S+|.*?) (?:from )?{}{PORTOPT} \[preauth\]\s*$", host()),
+        format!(
+            r"^(?P<forget>Disconnected)(?: from)?(?: (?:invalid|authenticating)) user (?P<user>\S+|.*?) (?:from )?{}{PORTOPT} \[preauth\]\s*$",
+            host()
+        ),
     )]
 }
 
@@ -361,7 +476,10 @@ fn accepted() -> Spec {
     (
         "accepted",
         &["Accepted "],
-        format!(r"^(?P<forget>(?P<gained>Accepted \w+)) for (?P<user>\S+) from {}(?:\s|$)", host()),
+        format!(
+            r"^(?P<forget>(?P<gained>Accepted \w+)) for (?P<user>\S+) from {}(?:\s|$)",
+            host()
+        ),
     )
 }
 
@@ -407,7 +525,9 @@ fn extra_rules() -> Vec<Spec> {
         (
             "no-auth-methods",
             &["Received disconnect from "],
-            format!(r"^Received (?P<forget>disconnect) from {host}{PORTOPT}:\s*14: No(?: supported)? authentication methods available"),
+            format!(
+                r"^Received (?P<forget>disconnect) from {host}{PORTOPT}:\s*14: No(?: supported)? authentication methods available"
+            ),
         ),
         (
             "negotiate-failed",
@@ -431,11 +551,19 @@ fn extra_rules() -> Vec<Spec> {
 mod tests {
     use super::*;
 
-    fn find(mode: Mode, message: &str) -> Option<(&'static str, Option<String>, Option<String>, bool)> {
+    fn find(
+        mode: Mode,
+        message: &str,
+    ) -> Option<(&'static str, Option<String>, Option<String>, bool)> {
         let mut set = RuleSet::new(mode);
         let m = set.find(message)?;
         let host = m.ip4.or(m.ip6).or(m.dns).map(str::to_string);
-        Some((set.rules()[m.rule].id, host, m.user.map(str::to_string), m.nofail))
+        Some((
+            set.rules()[m.rule].id,
+            host,
+            m.user.map(str::to_string),
+            m.nofail,
+        ))
     }
 
     #[test]
@@ -462,9 +590,15 @@ mod tests {
 
     #[test]
     fn publickey_for_a_valid_user_is_only_a_helper() {
-        let (id, _, user, nofail) =
-            find(Mode::Normal, "Failed publickey for git from 192.0.2.1 port 57904 ssh2: ECDSA 0e:ff").unwrap();
-        assert_eq!((id, user.as_deref(), nofail), ("failed-auth", Some("git"), true));
+        let (id, _, user, nofail) = find(
+            Mode::Normal,
+            "Failed publickey for git from 192.0.2.1 port 57904 ssh2: ECDSA 0e:ff",
+        )
+        .unwrap();
+        assert_eq!(
+            (id, user.as_deref(), nofail),
+            ("failed-auth", Some("git"), true)
+        );
     }
 
     #[test]
@@ -500,20 +634,69 @@ mod fast_agrees_with_regex {
         "Accepted {M} for {U} from {H} port 5 ssh2: ED25519 SHA256:x",
         "Accepted {M} for {U} from {H}",
         "Accepted {M} for {U} from {H}{T}",
+        "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser={U} rhost={H}  user=root",
+        "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={H}  user={U}",
+        "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser={U} rhost={H}{T}",
+        "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={H} user={U}{T}",
+        "pam_{M}(sshd:auth): authentication failure; logname={U} uid=0 euid=0 tty=ssh extra=1 ruser= rhost={H}",
+        "pam_unix(sshd:session): session opened for user {U} by (uid=0)",
+        "pam_{M}(sshd:auth): authentication failure; ruser={U} rhost={H}",
         "maximum authentication attempts exceeded for {U} from {H} port 1 ssh2 [preauth]",
         "maximum authentication attempts exceeded for invalid user {U} from {H} port 1 ssh2 [preauth]",
     ];
-    const METHODS: &[&str] = &["password", "publickey", "keyboard-interactive/pam", "none", "x:y"];
+    const METHODS: &[&str] = &[
+        "password",
+        "publickey",
+        "keyboard-interactive/pam",
+        "none",
+        "x:y",
+    ];
     const USERS: &[&str] = &[
-        "root", "from", "invalid", "a:b", "6.6.6.6", "user", "ünï", "-", "x\u{a0}y", "[preauth]", "port", "a]b",
+        "",
+        "root",
+        "from",
+        "invalid",
+        "a:b",
+        "6.6.6.6",
+        "user",
+        "ünï",
+        "-",
+        "x\u{a0}y",
+        "[preauth]",
+        "port",
+        "a]b",
     ];
     const HOSTS: &[&str] = &[
-        "192.0.2.1", "2001:db8::1", "::1", "1:2:3:4:5:6:7:8", "::2:3:4:5:6:7:8", "999.1.1.1", "1.2.3.4567",
-        "::ffff:1.2.3.4", "[2001:db8::2]", "example.com", "1.2.3", "abc", "1:2",
+        "192.0.2.1",
+        "2001:db8::1",
+        "::1",
+        "1:2:3:4:5:6:7:8",
+        "::2:3:4:5:6:7:8",
+        "999.1.1.1",
+        "1.2.3.4567",
+        "::ffff:1.2.3.4",
+        "[2001:db8::2]",
+        "example.com",
+        "1.2.3",
+        "abc",
+        "1:2",
     ];
-    const TAILS: &[&str] = &["", " ", "x", " from 1.2.3.4", ": x", " [preauth]", " on eth0"];
+    const TAILS: &[&str] = &[
+        "",
+        " ",
+        "x",
+        " from 1.2.3.4",
+        ": x",
+        " [preauth]",
+        " on eth0",
+        "  user=",
+        " port 22",
+    ];
 
-    fn summary<'a>(set: &RuleSet, m: Option<RuleMatch<'a>>) -> Option<(&'static str, RuleMatch<'a>)> {
+    fn summary<'a>(
+        set: &RuleSet,
+        m: Option<RuleMatch<'a>>,
+    ) -> Option<(&'static str, RuleMatch<'a>)> {
         m.map(|m| (set.rules()[m.rule].id, RuleMatch { rule: 0, ..m }))
     }
 
@@ -527,7 +710,11 @@ mod fast_agrees_with_regex {
                     for u in USERS {
                         for h in HOSTS {
                             for tail in TAILS {
-                                let msg = t.replace("{M}", m).replace("{U}", u).replace("{H}", h).replace("{T}", tail);
+                                let msg = t
+                                    .replace("{M}", m)
+                                    .replace("{U}", u)
+                                    .replace("{H}", h)
+                                    .replace("{T}", tail);
                                 let fast = set.find(&msg);
                                 let slow = set.find_by_regex(&msg);
                                 let (fast, slow) = (summary(&set, fast), summary(&set, slow));

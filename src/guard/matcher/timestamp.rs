@@ -32,7 +32,9 @@ pub struct DateFields {
     pub offset_seconds: Option<i32>,
 }
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 /// Looks for a date at the start of `line` (after at most two leading non-word characters, as
@@ -40,11 +42,21 @@ const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 pub fn find_leading_date(line: &str) -> Option<FoundDate> {
     let bytes = line.as_bytes();
     for skip in 0..=2usize.min(bytes.len()) {
-        if skip > 0 && (bytes[skip - 1].is_ascii_alphanumeric() || bytes[skip - 1] == b'_' || bytes[skip - 1] >= 0x80) {
+        if skip > 0
+            && (bytes[skip - 1].is_ascii_alphanumeric()
+                || bytes[skip - 1] == b'_'
+                || bytes[skip - 1] >= 0x80)
+        {
             break;
         }
-        if let Some((end, fields)) = iso_date(&bytes[skip..]).or_else(|| syslog_date(&bytes[skip..])) {
-            return Some(FoundDate { start: skip, end: skip + end, fields });
+        if let Some((end, fields)) =
+            iso_date(&bytes[skip..]).or_else(|| syslog_date(&bytes[skip..]))
+        {
+            return Some(FoundDate {
+                start: skip,
+                end: skip + end,
+                fields,
+            });
         }
     }
     None
@@ -141,7 +153,9 @@ fn syslog_date(bytes: &[u8]) -> Option<(usize, DateFields)> {
     if WEEKDAYS.iter().any(|w| c.eat_str(w)) && !c.eat(b' ') {
         c.pos = 0;
     }
-    let month = MONTHS.iter().position(|m| bytes[c.pos..].starts_with(m.as_bytes()))?;
+    let month = MONTHS
+        .iter()
+        .position(|m| bytes[c.pos..].starts_with(m.as_bytes()))?;
     c.pos += 3;
     if !c.eat(b' ') {
         return None;
@@ -230,7 +244,16 @@ fn checked_fields(
 /// Turns date fields into an instant, guessing the year from `now` when the text had none.
 pub fn resolve(fields: &DateFields, now: Timestamp, zone: &TimeZone) -> Option<Timestamp> {
     let to_instant = |year: i16| -> Option<Timestamp> {
-        let civil = DateTime::new(year, fields.month, fields.day, fields.hour, fields.minute, fields.second, 0).ok()?;
+        let civil = DateTime::new(
+            year,
+            fields.month,
+            fields.day,
+            fields.hour,
+            fields.minute,
+            fields.second,
+            0,
+        )
+        .ok()?;
         match fields.offset_seconds {
             Some(secs) => {
                 let offset = Offset::from_seconds(secs).ok()?;
@@ -268,23 +291,49 @@ mod tests {
     fn at(line: &str) -> String {
         let found = find_leading_date(line).unwrap_or_else(|| panic!("no date in {line:?}"));
         let t = resolve(&found.fields, test_now(), &paris()).unwrap();
-        paris().to_datetime(t).strftime("%Y-%m-%dT%H:%M:%S").to_string()
+        paris()
+            .to_datetime(t)
+            .strftime("%Y-%m-%dT%H:%M:%S")
+            .to_string()
     }
 
     #[test]
     fn syslog_dates_take_this_year_or_the_last() {
-        assert_eq!(at("Feb 25 14:34:10 belka sshd[1]: x"), "2005-02-25T14:34:10");
-        assert_eq!(at("Nov 11 08:04:51 redbamboo sshd[1]: x"), "2004-11-11T08:04:51");
+        assert_eq!(
+            at("Feb 25 14:34:10 belka sshd[1]: x"),
+            "2005-02-25T14:34:10"
+        );
+        assert_eq!(
+            at("Nov 11 08:04:51 redbamboo sshd[1]: x"),
+            "2004-11-11T08:04:51"
+        );
         assert_eq!(at("Jul  3 14:59:17 host x"), "2005-07-03T14:59:17");
-        assert_eq!(at("Aug 15 11:00:00 host x"), "2005-08-15T11:00:00", "within a day ahead stays");
-        assert_eq!(at("Aug 16 11:00:00 host x"), "2004-08-16T11:00:00", "more than a day ahead");
-        assert_eq!(at("Sun Feb  5 01:02:03.456 2012 host x"), "2012-02-05T01:02:03");
+        assert_eq!(
+            at("Aug 15 11:00:00 host x"),
+            "2005-08-15T11:00:00",
+            "within a day ahead stays"
+        );
+        assert_eq!(
+            at("Aug 16 11:00:00 host x"),
+            "2004-08-16T11:00:00",
+            "more than a day ahead"
+        );
+        assert_eq!(
+            at("Sun Feb  5 01:02:03.456 2012 host x"),
+            "2012-02-05T01:02:03"
+        );
     }
 
     #[test]
     fn iso_dates_with_offsets() {
-        assert_eq!(at("2015-04-16T18:02:50.568798+00:00 host sshd[2716]: x"), "2015-04-16T20:02:50");
-        assert_eq!(at("2019-07-08T17:40:16.954167-04:00 h"), "2019-07-08T23:40:16");
+        assert_eq!(
+            at("2015-04-16T18:02:50.568798+00:00 host sshd[2716]: x"),
+            "2015-04-16T20:02:50"
+        );
+        assert_eq!(
+            at("2019-07-08T17:40:16.954167-04:00 h"),
+            "2019-07-08T23:40:16"
+        );
         assert_eq!(at("2005-01-02 03:04:05 h"), "2005-01-02T03:04:05");
     }
 
@@ -297,7 +346,14 @@ mod tests {
 
     #[test]
     fn not_dates() {
-        for line in ["srv sshd[1]: Failed", "Failed password", "Jan 32 00:00:00 x", "2005-13-01T00:00:00", "", "Jan"] {
+        for line in [
+            "srv sshd[1]: Failed",
+            "Failed password",
+            "Jan 32 00:00:00 x",
+            "2005-13-01T00:00:00",
+            "",
+            "Jan",
+        ] {
             assert!(find_leading_date(line).is_none(), "{line:?}");
         }
     }

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a Debian/Ubuntu machine, installing what the tests need first.
+# The namespace tests (real sshd, real nft) need root; run as root (sudo) to include them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command -> Debian package providing it
+needs=(
+    "nft:nftables"
+    "sshd:openssh-server"
+    "ssh:openssh-client"
+    "ssh-keygen:openssh-client"
+    "sshpass:sshpass"
+    "ip:iproute2"
+    "sqlite3:sqlite3"
+    "python3:python3"
+)
+missing=()
+for pair in "${needs[@]}"; do
+    cmd=${pair%%:*} pkg=${pair#*:}
+    if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then
+        missing+=("$pkg")
+    fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "test.sh: missing packages (${missing[*]}); run as root to install them" >&2
+        exit 2
+    fi
+    echo "test.sh: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "test.sh: cargo not found: install the Rust toolchain (1.85 or newer) first" >&2
+    exit 2
+fi
+
+cargo fmt --check
+cargo clippy --all-targets --quiet -- -D warnings
+cargo test --all-targets
