@@ -67,6 +67,9 @@ pub struct JailConfig {
     pub logtype: LogType,
     pub logpath: Vec<PathBuf>,
     pub journalmatch: Vec<String>,
+    /// Read the journal files of this directory instead of the system journal (`journalctl
+    /// --directory`): a container's journal, or a test's.
+    pub journal_directory: Option<PathBuf>,
     /// Read lines from standard input instead (containers, `journalctl | portcullis`).
     pub stdin: bool,
     pub maxretry: u32,
@@ -113,7 +116,7 @@ impl JailConfig {
             SourceSpec::Stdin
         } else if !self.logpath.is_empty() {
             SourceSpec::Files(self.logpath.clone())
-        } else if auth_log_exists {
+        } else if auth_log_exists && self.journal_directory.is_none() {
             SourceSpec::Files(vec![PathBuf::from(DEFAULT_AUTH_LOG)])
         } else {
             SourceSpec::Journal(self.journalmatch.clone())
@@ -161,6 +164,7 @@ struct RawJail {
     logtype: Option<LogType>,
     logpath: Option<Vec<PathBuf>>,
     journalmatch: Option<Vec<String>>,
+    journal_directory: Option<PathBuf>,
     stdin: Option<bool>,
     maxretry: Option<MaxRetry>,
     findtime: Option<Positive>,
@@ -290,6 +294,7 @@ fn jail_from_raw(name: String, raw: RawJail) -> JailConfig {
         logtype: raw.logtype.unwrap_or_default(),
         logpath: raw.logpath.unwrap_or_default(),
         journalmatch: raw.journalmatch.unwrap_or_else(default_journalmatch),
+        journal_directory: raw.journal_directory,
         stdin: raw.stdin.unwrap_or(false),
         // fail2ban's jail.conf [DEFAULT] values.
         maxretry: raw.maxretry.map_or(5, |m| m.0),
@@ -309,6 +314,7 @@ fn default_sshd() -> RawJail {
         logtype: None,
         logpath: None,
         journalmatch: None,
+        journal_directory: None,
         stdin: None,
         maxretry: None,
         findtime: None,

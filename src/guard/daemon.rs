@@ -240,13 +240,10 @@ impl Daemon {
                     }
                     for f in self.failures.drain(..) {
                         let Host::Ip(ip) = f.host else { continue }; // names are never resolved
-                        match rt.jail.on_failure(
-                            ip,
-                            f.time.as_second(),
-                            f.attempts,
-                            now,
-                            &self.ignore,
-                        ) {
+                        match rt
+                            .jail
+                            .on_failure(ip, f.time.as_second(), 1, now, &self.ignore)
+                        {
                             Outcome::Banned(ban) => {
                                 log::notice(format_args!(
                                     "[{}] Ban {} for {} ({} failures, ban #{})",
@@ -549,6 +546,7 @@ impl Daemon {
                         program: "journalctl".into(),
                         matches: matches.clone(),
                         cursor: self.state.cursor(&format!("journal:{}", rt.jail.name))?,
+                        directory: rt.cfg.journal_directory.clone(),
                     };
                     let s = sink(tx.clone());
                     spawn("journal".into(), move || js.run(s))?;

@@ -195,12 +195,14 @@ impl Jail {
         *c = (*c).max(count);
     }
 
-    /// Count one failure of `ip` seen at `time` (`attempts` lines' worth), `now` being the daemon's clock.
+    /// Count a failure of `ip` seen at `time`, `now` being the daemon's clock. `count` is how many failures
+    /// it stands for: the daemon passes 1 per matcher failure, as fail2ban's fail manager and
+    /// `guard test`'s replay count them (a merged connection's `attempts` is not added again).
     pub fn on_failure(
         &mut self,
         ip: IpAddr,
         time: i64,
-        attempts: u32,
+        count: u32,
         now: i64,
         ignore: &IgnoreList,
     ) -> Outcome {
@@ -212,7 +214,7 @@ impl Jail {
             return Outcome::Stale;
         }
         let key = self.key(ip);
-        self.counters.total_failed += u64::from(attempts.max(1));
+        self.counters.total_failed += u64::from(count.max(1));
         if self.banned.get(&key).is_some_and(|b| b.end > now) {
             return Outcome::AlreadyBanned;
         }
@@ -221,7 +223,7 @@ impl Jail {
         let weight = self
             .policy
             .failure_weight(previous)
-            .saturating_mul(attempts.max(1));
+            .saturating_mul(count.max(1));
         for _ in 0..weight.min(self.policy.maxretry) {
             if let Some(total) = self.windows.add(&key, time) {
                 return Outcome::Banned(self.ban(key, now, None, total));
@@ -376,7 +378,7 @@ mod tests {
     }
 
     #[test]
-    fn addresses_are_counted_separately_and_attempts_add_up() {
+    fn addresses_are_counted_separately_and_counts_add_up() {
         let mut j = Jail::new("sshd", policy(), 128);
         j.on_failure(ip("192.0.2.1"), 10, 1, 10, &none());
         assert_eq!(

@@ -17,13 +17,22 @@ pub struct JournalSource {
     pub program: String,
     pub matches: Vec<String>,
     pub cursor: Option<String>,
+    /// `journalctl --directory`: another journal than the system's.
+    pub directory: Option<std::path::PathBuf>,
 }
 
 /// journalctl's arguments: follow as JSON, after the cursor (or from now), any of the matches.
-pub fn journalctl_args(matches: &[String], cursor: Option<&str>) -> Vec<String> {
+pub fn journalctl_args(
+    matches: &[String],
+    cursor: Option<&str>,
+    directory: Option<&std::path::Path>,
+) -> Vec<String> {
     let mut args: Vec<String> = ["--follow", "--output=json", "--no-pager", "--quiet"]
         .map(String::from)
         .to_vec();
+    if let Some(dir) = directory {
+        args.push(format!("--directory={}", dir.display()));
+    }
     match cursor {
         Some(c) => args.push(format!("--after-cursor={c}")),
         None => args.push("--lines=0".into()),
@@ -72,7 +81,11 @@ pub fn entry_line(json: &str) -> Option<(String, Timestamp, Option<String>)> {
 impl JournalSource {
     pub fn run(mut self, sink: Sink) {
         loop {
-            let args = journalctl_args(&self.matches, self.cursor.as_deref());
+            let args = journalctl_args(
+                &self.matches,
+                self.cursor.as_deref(),
+                self.directory.as_deref(),
+            );
             let child = Command::new(&self.program)
                 .args(&args)
                 .stdout(Stdio::piped())
@@ -164,7 +177,7 @@ mod tests {
             "_SYSTEMD_UNIT=ssh.service".to_string(),
             "SYSLOG_IDENTIFIER=sshd".to_string(),
         ];
-        let a = journalctl_args(&m, Some("s=1;i=2"));
+        let a = journalctl_args(&m, Some("s=1;i=2"), None);
         assert_eq!(
             a,
             [
@@ -178,7 +191,11 @@ mod tests {
                 "SYSLOG_IDENTIFIER=sshd"
             ]
         );
-        assert!(journalctl_args(&m, None).contains(&"--lines=0".to_string()));
+        let fresh = journalctl_args(&m, None, Some(std::path::Path::new("/j")));
+        assert!(
+            fresh.contains(&"--lines=0".to_string())
+                && fresh.contains(&"--directory=/j".to_string())
+        );
     }
 
     #[test]
