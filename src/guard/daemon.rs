@@ -75,6 +75,8 @@ pub struct Daemon {
     replies: Vec<(mpsc::Sender<Response>, Response)>,
     failures: Vec<Failure>,
     reapply: bool,
+    /// Set when a batch changed the bans (read by the loop for the metrics file).
+    pub bans_changed: bool,
 }
 
 pub fn load_config(opts: &RunOptions) -> anyhow::Result<GuardConfig> {
@@ -181,6 +183,7 @@ impl Daemon {
             replies: Vec::new(),
             failures: Vec::new(),
             reapply: false,
+            bans_changed: false,
         };
         d.setup_firewall(now)?;
         if restored > 0 {
@@ -500,6 +503,7 @@ impl Daemon {
         }
         self.batch = Batch::default();
         if !self.ops.is_empty() {
+            self.bans_changed = true;
             if let Err(e) = self.driver.apply(&self.ops) {
                 // Our table may be gone (an `nft flush ruleset`): put it back with every ban on the next tick.
                 log::error(format_args!("ban batch failed, re-creating the table: {e}"));
@@ -633,6 +637,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<ExitCode> {
     let mut last_purge = Instant::now();
     let mut last_metrics: Option<Instant> = None;
     let mut busy = false;
+    let mut metrics_pending = false;
     loop {
         match rx.recv_timeout(Duration::from_millis(500)) {
             Ok(ev) => {
@@ -676,9 +681,16 @@ pub fn run(opts: RunOptions) -> anyhow::Result<ExitCode> {
             last_purge = Instant::now();
             daemon.purge(now_unix());
         }
-        let metrics_due = last_metrics.is_none_or(|t| t.elapsed() >= Duration::from_secs(15));
+        // Every 15 s, and within a second of a change in the bans so a ban shows up quickly.
+        let bans_changed = std::mem::take(&mut daemon.bans_changed);
+        metrics_pending |= bans_changed;
+        let metrics_due = last_metrics.is_none_or(|t| {
+            t.elapsed() >= Duration::from_secs(15)
+                || (metrics_pending && t.elapsed() >= Duration::from_secs(1))
+        });
         if let (Some(path), true) = (daemon.cfg.metrics.textfile.clone(), metrics_due) {
             last_metrics = Some(Instant::now());
+            metrics_pending = false;
             if let Err(e) = metrics::write_textfile(&path, &daemon, now_unix()) {
                 log::warn(format_args!("metrics textfile {}: {e}", path.display()));
             }
