@@ -6,6 +6,8 @@
 //! on drop. Needs root and the packages openssh-server, openssh-client, sshpass, nftables, iproute2;
 //! without root it prints why and skips.
 
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -279,8 +281,9 @@ impl Lab {
     }
 
     /// The addresses in one of our kernel sets, read with `nft -j` inside the server namespace.
+    /// Empty when the table is gone.
     fn set(&self, set: &str) -> Vec<String> {
-        let out = must(&[
+        let out = run(&[
             "ip",
             "netns",
             "exec",
@@ -293,7 +296,7 @@ impl Lab {
             "portcullis",
             set,
         ]);
-        portcullis::firewall::nft::parse_set_json(&out)
+        portcullis::firewall::nft::parse_set_json(&String::from_utf8_lossy(&out.stdout))
             .iter()
             .map(|a| a.to_string())
             .collect()
@@ -533,6 +536,74 @@ fn bans_real_sshd_attackers_in_nftables_and_survives_kill_9() {
         !lab.tcp_answers(ATTACKER4, SERVER4),
         "restored ban does not hold"
     );
+
+    // nftables.service's reload runs `flush ruleset`, which takes our table too: `guard reload` (what
+    // portcullis-guard-nft.service runs) puts it back with every ban.
+    let flush = [
+        "ip",
+        "netns",
+        "exec",
+        lab.srv.as_str(),
+        "nft",
+        "flush",
+        "ruleset",
+    ];
+    must(&flush);
+    assert!(lab.set("ban4").is_empty());
+    let out = lab.cli(&["reload"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        lab.set("ban4").contains(&ATTACKER4.to_string()),
+        "reload did not restore ban4"
+    );
+    assert!(
+        lab.set("ban6").contains(&ATTACKER6.to_string()),
+        "reload did not restore ban6"
+    );
+    // Flushed again with nobody reloading: the next ban batch fails, and the daemon re-creates the
+    // table with every ban on its own.
+    must(&flush);
+    assert!(
+        lab.cli(&["ban", "sshd", "198.51.100.9", "--for", "1h"])
+            .status
+            .success()
+    );
+    let back = lab.wait_in_set("ban4", ATTACKER4, true, Duration::from_secs(5));
+    assert!(
+        back.is_some(),
+        "table not re-created after a failed batch:\n{}",
+        lab.guard_log()
+    );
+    assert!(lab.set("ban4").contains(&"198.51.100.9".to_string()));
+    assert!(lab.cli(&["unban", "198.51.100.9"]).status.success());
+
+    // Only root may use the control socket: the file is 0600, and even when opened up the daemon
+    // checks the peer's credentials.
+    let as_nobody = || {
+        Command::new(BIN)
+            .uid(65534)
+            .gid(65534)
+            .args(["guard", "status", "--socket", &lab.p("guard.sock")])
+            .output()
+            .unwrap()
+    };
+    assert!(
+        !as_nobody().status.success(),
+        "nobody could use the control socket"
+    );
+    std::fs::set_permissions(
+        lab.path("guard.sock"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
+    let out = as_nobody();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("for root only"), "{err}");
 
     // unban lifts it in the kernel and in the state.
     assert!(lab.cli(&["unban", ATTACKER4]).status.success());

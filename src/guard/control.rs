@@ -182,9 +182,15 @@ pub fn call(path: &Path, req: &Request) -> Result<Response, ControlError> {
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .map_err(io)?;
-    write_line(&stream, req).map_err(io)?;
+    // A refused peer is answered before its request is read: the answer is still there to read when
+    // writing fails, and it says why.
+    let sent = write_line(&stream, req);
     let mut line = String::new();
-    BufReader::new(&stream).read_line(&mut line).map_err(io)?;
+    let read = BufReader::new(&stream).read_line(&mut line);
+    if line.trim().is_empty() {
+        sent.map_err(io)?;
+        read.map_err(io)?;
+    }
     serde_json::from_str(line.trim())
         .map_err(|e| ControlError::Protocol(format!("bad answer from the daemon: {e}")))
 }
