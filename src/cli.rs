@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::guard;
+use crate::{audit, guard};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -21,6 +21,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check this server (or a mounted root) against the hardening guides.
+    Audit(audit::cli::AuditArgs),
     /// The fail2ban-compatible ban daemon and its tools.
     Guard {
         #[command(subcommand)]
@@ -31,6 +33,7 @@ pub enum Command {
 pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Audit(args) => audit::cli::run(&args),
         Command::Guard { command } => guard::cli::run(command),
     }
 }

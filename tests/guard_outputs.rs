@@ -75,15 +75,24 @@ fn stdin_lines_ban_and_the_ban_is_posted_mailed_and_counted() {
         ),
     )
     .unwrap();
-    let mut guard = Command::new(BIN)
-        .args(["guard", "run", "--config"])
-        .arg(dir.join("guard.toml"))
-        .stdin(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = guard.stdin.take().unwrap();
+    let mut guard = Daemon(
+        Command::new(BIN)
+            .args(["guard", "run", "--config"])
+            .arg(dir.join("guard.toml"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdin = guard.0.stdin.take().unwrap();
+    // Half a line first, the rest later: matched once, whole.
+    write!(stdin, "this is noise\nFailed password for root fr").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    writeln!(stdin, "om 198.51.100.20 port 5 ssh2").unwrap();
     // A user name crafted to look like an address must not bring 6.6.6.6 (or anyone but the sender) in.
+    // The third of these is the last line and makes the ban.
     for port in 0..3 {
         writeln!(
             stdin,
@@ -91,11 +100,6 @@ fn stdin_lines_ban_and_the_ban_is_posted_mailed_and_counted() {
         )
         .unwrap();
     }
-    // Half a line now, the rest later: matched once, whole.
-    write!(stdin, "this is noise\nFailed password for root fr").unwrap();
-    stdin.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    writeln!(stdin, "om 198.51.100.20 port 5 ssh2").unwrap();
     stdin.flush().unwrap();
 
     let request = hook_rx
@@ -153,7 +157,16 @@ fn stdin_lines_ban_and_the_ban_is_posted_mailed_and_counted() {
     assert_eq!(s["file_list"][0], "-");
     assert_eq!(s["currently_failed"], 1, "198.51.100.20 counted once: {s}");
 
-    let _ = guard.kill();
-    let _ = guard.wait();
+    drop(guard);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Kills the daemon however the test ends, so no orphan keeps the test harness's pipes open.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -4,7 +4,7 @@
 //! offenders and which addresses a jail would ban when the file is replayed with `maxretry` and
 //! `findtime`. It is also the matcher's benchmark: it reports lines per second.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::process::ExitCode;
@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::duration::Seconds;
 use super::lines::{Line, LineReader};
 use super::matcher::{
-    Failure, FailureRef, Host, LineVerdict, LogType, MatcherOptions, Mode, SshdMatcher, rule_ids,
+    Failure, FailureRef, Host, LineVerdict, LogType, MatcherOptions, Mode, SshdMatcher,
 };
 use super::window::Ticket;
 
@@ -138,7 +138,9 @@ impl Counts {
         };
         stats.failures += 1;
         // Names are never resolved, so only addresses can be banned.
-        if matches!(failure.host, Host::Ip(_)) && stats.window.add(failure.time.as_second(), self.findtime) >= self.maxretry {
+        if matches!(failure.host, Host::Ip(_))
+            && stats.window.add(failure.time.as_second(), self.findtime) >= self.maxretry
+        {
             stats.bans += 1;
             stats.window.reset();
         }
@@ -212,14 +214,12 @@ impl Replay {
     }
 
     fn summary(&self, args: &TestArgs, elapsed: f64) -> Summary {
-        let mut rules: Vec<RuleHits> = rule_ids(self.mode)
+        let rules: BTreeMap<&'static str, u64> = self
+            .matcher
+            .rule_ids()
             .into_iter()
-            .map(|id| RuleHits {
-                rule: id,
-                hits: self.counts.rule_hits.get(id).copied().unwrap_or(0),
-            })
+            .map(|id| (id, self.counts.rule_hits.get(id).copied().unwrap_or(0)))
             .collect();
-        rules.sort_by_key(|r| std::cmp::Reverse(r.hits));
         let mut hosts: Vec<(&Host, &HostStats)> = self.counts.per_host.iter().collect();
         hosts.sort_by(|a, b| b.1.failures.cmp(&a.1.failures).then_with(|| a.0.cmp(b.0)));
         let top = hosts
@@ -277,17 +277,12 @@ struct Summary {
     addresses: usize,
     maxretry: u32,
     findtime: String,
-    rules: Vec<RuleHits>,
+    /// Failures per rule id (every rule of the mode, zero included).
+    rules: BTreeMap<&'static str, u64>,
     top: Vec<HostCount>,
     would_ban: Vec<WouldBan>,
     elapsed_s: f64,
     lines_per_s: f64,
-}
-
-#[derive(Debug, Serialize)]
-struct RuleHits {
-    rule: &'static str,
-    hits: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -365,8 +360,10 @@ fn print_text(out: &mut impl Write, s: &Summary) -> io::Result<()> {
     writeln!(out, "=======")?;
     writeln!(out)?;
     writeln!(out, "Failures per rule:")?;
-    for r in s.rules.iter().filter(|r| r.hits > 0) {
-        writeln!(out, "|  {:>9}  {}", r.hits, r.rule)?;
+    let mut rules: Vec<(&&str, &u64)> = s.rules.iter().filter(|(_, hits)| **hits > 0).collect();
+    rules.sort_by_key(|(_, hits)| std::cmp::Reverse(**hits));
+    for (rule, hits) in rules {
+        writeln!(out, "|  {hits:>9}  {rule}")?;
     }
     writeln!(out, "`-")?;
     writeln!(out)?;

@@ -21,7 +21,11 @@ impl Ticket {
     pub fn add(&mut self, time: i64, findtime: i64) -> u32 {
         if self.retry == 0 || self.last + findtime <= time {
             // New, or forgotten: fail2ban's periodic clean-up drops windows idle for findtime.
-            *self = Ticket { first: time, last: time, retry: 1 };
+            *self = Ticket {
+                first: time,
+                last: time,
+                retry: 1,
+            };
             return 1;
         }
         if time > self.last {

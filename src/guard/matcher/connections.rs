@@ -106,7 +106,7 @@ pub enum Merged<'a> {
     Failure(&'a Facts),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Entry {
     facts: Facts,
     expires: Timestamp,
@@ -117,7 +117,7 @@ struct Entry {
 type Keyed<V> = HashMap<u64, V, foldhash::fast::RandomState>;
 
 /// Connections by id, oldest first, bounded like fail2ban's cache.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Connections {
     entries: Keyed<Entry>,
     /// Insertion order as (id, seq); removals leave stale places that eviction skips.
@@ -136,12 +136,22 @@ impl Connections {
     pub fn merge(&mut self, id: u64, m: &RuleMatch, now: Timestamp) -> Merged<'_> {
         let forget = m.forget;
         let line_nofail = m.nofail || m.gained;
-        if self.entries.get(&id).is_some_and(|e| e.expires <= now) {
-            self.remove(id);
-        }
-        let known = self.entries.contains_key(&id);
-        let users_now = if known {
-            let facts = &mut self.entries.get_mut(&id).expect("known connection").facts;
+        let known = match self.entries.get(&id) {
+            Some(e) if e.expires <= now => {
+                self.remove(id);
+                false
+            }
+            Some(_) => true,
+            None => false,
+        };
+        let (facts, users_now) = if known {
+            let facts: &mut Facts = if forget {
+                // The connection ends here: its facts move out for this last line.
+                self.ended = self.remove(id).expect("known connection").facts;
+                &mut self.ended
+            } else {
+                &mut self.entries.get_mut(&id).expect("known connection").facts
+            };
             let users = facts.add_user(m.user).then_some(facts.users.len());
             // Whether the previous line of this connection was a helper or a success.
             let after_helper =
@@ -154,25 +164,17 @@ impl Connections {
                 facts.matches = None;
             }
             facts.overwrite_with(m);
-            users
+            (facts, users)
         } else {
-            let mut facts = Facts::from_match(m);
-            let users = facts.add_user(m.user).then_some(facts.users.len());
-            if forget {
-                self.ended = facts;
+            let mut fresh = Facts::from_match(m);
+            let users = fresh.add_user(m.user).then_some(fresh.users.len());
+            let facts = if forget {
+                self.ended = fresh;
+                &mut self.ended
             } else {
-                self.insert(id, facts, now);
-            }
-            users
-        };
-        if known && forget {
-            let entry = self.remove(id).expect("known connection");
-            self.ended = entry.facts;
-        }
-        let facts = if forget {
-            &mut self.ended
-        } else {
-            &mut self.entries.get_mut(&id).expect("stored").facts
+                self.insert(id, fresh, now)
+            };
+            (facts, users)
         };
 
         let mut nofail = line_nofail;
@@ -208,7 +210,7 @@ impl Connections {
         Merged::Failure(facts)
     }
 
-    fn insert(&mut self, id: u64, facts: Facts, now: Timestamp) {
+    fn insert(&mut self, id: u64, facts: Facts, now: Timestamp) -> &mut Facts {
         let expires = now.saturating_add(LIFETIME).unwrap_or(now);
         if self.entries.len() >= CAPACITY {
             // Drop the oldest entries; stop once one is still alive and there is room.
@@ -225,12 +227,18 @@ impl Connections {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.entries.insert(id, Entry { facts, expires, seq });
         self.order.push_back((id, seq));
         if self.order.len() > 8 * CAPACITY {
             let entries = &self.entries;
-            self.order.retain(|(id, seq)| entries.get(id).is_some_and(|e| e.seq == *seq));
+            self.order
+                .retain(|(id, seq)| entries.get(id).is_some_and(|e| e.seq == *seq));
         }
+        let entry = self.entries.entry(id).insert_entry(Entry {
+            facts,
+            expires,
+            seq,
+        });
+        &mut entry.into_mut().facts
     }
 
     fn remove(&mut self, id: u64) -> Option<Entry> {
@@ -242,8 +250,23 @@ impl Connections {
 mod tests {
     use super::*;
 
-    fn line<'a>(user: Option<&'a str>, ip: Option<&'a str>, nofail: bool, forget: bool, gained: bool) -> RuleMatch<'a> {
-        RuleMatch { rule: 0, user, ip4: ip, ip6: None, dns: None, nofail, forget, gained }
+    fn line<'a>(
+        user: Option<&'a str>,
+        ip: Option<&'a str>,
+        nofail: bool,
+        forget: bool,
+        gained: bool,
+    ) -> RuleMatch<'a> {
+        RuleMatch {
+            rule: 0,
+            user,
+            ip4: ip,
+            ip6: None,
+            dns: None,
+            nofail,
+            forget,
+            gained,
+        }
     }
 
     fn at(second: i64) -> Timestamp {
@@ -253,9 +276,15 @@ mod tests {
     #[test]
     fn a_helper_supplies_the_address_of_a_later_failure() {
         let mut c = Connections::default();
-        assert!(matches!(c.merge(1, &line(None, Some("192.0.2.1"), true, false, false), at(0)), Merged::Quiet));
+        assert!(matches!(
+            c.merge(1, &line(None, Some("192.0.2.1"), true, false, false), at(0)),
+            Merged::Quiet
+        ));
         match c.merge(1, &line(Some("root"), None, false, false, false), at(1)) {
-            Merged::Failure(f) => assert_eq!((f.ip4.as_ref().map(ShortText::as_str), f.attempts()), (Some("192.0.2.1"), 2)),
+            Merged::Failure(f) => assert_eq!(
+                (f.ip4.as_ref().map(ShortText::as_str), f.attempts()),
+                (Some("192.0.2.1"), 2)
+            ),
             Merged::Quiet => panic!("expected a failure"),
         }
     }
@@ -263,26 +292,62 @@ mod tests {
     #[test]
     fn a_pending_failure_fires_when_the_address_arrives() {
         let mut c = Connections::default();
-        assert!(matches!(c.merge(7, &line(None, None, false, false, false), at(0)), Merged::Quiet));
-        assert!(matches!(c.merge(7, &line(None, Some("192.0.2.9"), true, true, false), at(1)), Merged::Failure(_)));
+        assert!(matches!(
+            c.merge(7, &line(None, None, false, false, false), at(0)),
+            Merged::Quiet
+        ));
+        assert!(matches!(
+            c.merge(7, &line(None, Some("192.0.2.9"), true, true, false), at(1)),
+            Merged::Failure(_)
+        ));
         assert_eq!(c.len(), 0, "the closing line forgets the connection");
     }
 
     #[test]
     fn success_excuses_one_user_but_not_several() {
         let mut c = Connections::default();
-        c.merge(1, &line(Some("root"), Some("192.0.2.1"), true, false, false), at(0));
-        assert!(matches!(c.merge(1, &line(Some("root"), Some("192.0.2.1"), false, true, true), at(1)), Merged::Quiet));
-        c.merge(2, &line(Some("root"), Some("192.0.2.2"), true, false, false), at(0));
-        c.merge(2, &line(Some("admin"), Some("192.0.2.2"), true, false, false), at(0));
-        assert!(matches!(c.merge(2, &line(Some("known"), Some("192.0.2.2"), false, true, true), at(1)), Merged::Failure(_)));
+        c.merge(
+            1,
+            &line(Some("root"), Some("192.0.2.1"), true, false, false),
+            at(0),
+        );
+        assert!(matches!(
+            c.merge(
+                1,
+                &line(Some("root"), Some("192.0.2.1"), false, true, true),
+                at(1)
+            ),
+            Merged::Quiet
+        ));
+        c.merge(
+            2,
+            &line(Some("root"), Some("192.0.2.2"), true, false, false),
+            at(0),
+        );
+        c.merge(
+            2,
+            &line(Some("admin"), Some("192.0.2.2"), true, false, false),
+            at(0),
+        );
+        assert!(matches!(
+            c.merge(
+                2,
+                &line(Some("known"), Some("192.0.2.2"), false, true, true),
+                at(1)
+            ),
+            Merged::Failure(_)
+        ));
     }
 
     #[test]
     fn memory_is_bounded_oldest_first_and_expires() {
         let mut c = Connections::default();
         for id in 0..(CAPACITY as u64 + 50) {
-            c.merge(id, &line(None, Some("192.0.2.1"), true, false, false), at(0));
+            c.merge(
+                id,
+                &line(None, Some("192.0.2.1"), true, false, false),
+                at(0),
+            );
         }
         assert_eq!(c.len(), CAPACITY);
         assert!(!c.entries.contains_key(&0), "the oldest went first");

@@ -161,7 +161,7 @@ pub fn rule_ids(mode: Mode) -> Vec<&'static str> {
 }
 
 /// fail2ban's sshd filter as a state machine over lines.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SshdMatcher {
     options: MatcherOptions,
     rules: RuleSet,
@@ -186,6 +186,13 @@ impl SshdMatcher {
             standalone: connections::Facts::default(),
             last_date_text: None,
         }
+    }
+
+    /// Ids of this matcher's rules, in fail2ban's order.
+    pub fn rule_ids(&self) -> Vec<&'static str> {
+        let mut ids: Vec<&'static str> = self.rules.rules().iter().map(|r| r.id).collect();
+        ids.dedup();
+        ids
     }
 
     /// The rule that matched the last line, helper or failure.
@@ -264,7 +271,7 @@ impl SshdMatcher {
     /// Finds the line's time and where its prefix and message lie.
     fn frame(&mut self, line: &str, source_time: Timestamp) -> Option<(Timestamp, Framed)> {
         let kind = match self.options.logtype {
-            LogType::Auto => detect(line),
+            LogType::Auto => self.detect(line),
             other => other,
         };
         match kind {
@@ -301,6 +308,19 @@ impl SshdMatcher {
                     Framed::Offset(offset, prefix::split_rfc5424(&line[offset..])?),
                 ))
             }
+        }
+    }
+
+    /// The log type of one line, for `auto`.
+    fn detect(&mut self, line: &str) -> LogType {
+        if rfc5424_header(line).is_some() {
+            LogType::Rfc5424
+        } else if self.leading_date(line).is_some() {
+            LogType::Syslog
+        } else if prefix::looks_like_journal(line) {
+            LogType::Journal
+        } else {
+            LogType::Raw
         }
     }
 
@@ -343,19 +363,6 @@ enum Framed {
     Offset(usize, Split),
     /// Offsets are into the matcher's joined buffer.
     Joined(Split),
-}
-
-/// The log type of one line, for `auto`.
-fn detect(line: &str) -> LogType {
-    if rfc5424_header(line).is_some() {
-        LogType::Rfc5424
-    } else if timestamp::find_leading_date(line).is_some() {
-        LogType::Syslog
-    } else if prefix::looks_like_journal(line) {
-        LogType::Journal
-    } else {
-        LogType::Raw
-    }
 }
 
 /// `<PRI>VERSION ` at the start of an RFC 5424 line: the offset after it.
@@ -405,22 +412,29 @@ fn host_of(facts: &connections::Facts) -> Option<Host> {
 /// A dotted quad as `Ipv4Addr` parses it (no leading zeros, each part at most 255), faster.
 fn dotted_quad(text: &str) -> Option<std::net::Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut parts = text.split('.');
-    for octet in &mut octets {
-        let part = parts.next()?.as_bytes();
-        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
-            return None;
-        }
-        let mut value = 0u16;
-        for &c in part {
-            if !c.is_ascii_digit() {
-                return None;
+    let (mut index, mut value, mut digits, mut leading_zero) = (0usize, 0u16, 0u8, false);
+    for &c in text.as_bytes() {
+        match c {
+            b'0'..=b'9' => {
+                if digits == 3 || leading_zero {
+                    return None;
+                }
+                leading_zero = digits == 0 && c == b'0';
+                value = value * 10 + u16::from(c - b'0');
+                digits += 1;
             }
-            value = value * 10 + u16::from(c - b'0');
+            b'.' if digits > 0 && index < 3 => {
+                octets[index] = u8::try_from(value).ok()?;
+                (index, value, digits, leading_zero) = (index + 1, 0, 0, false);
+            }
+            _ => return None,
         }
-        *octet = u8::try_from(value).ok()?;
     }
-    parts.next().is_none().then_some(std::net::Ipv4Addr::from(octets))
+    if index != 3 || digits == 0 {
+        return None;
+    }
+    octets[3] = u8::try_from(value).ok()?;
+    Some(std::net::Ipv4Addr::from(octets))
 }
 
 /// FNV-1a: connection ids are short, and only compared with each other.
@@ -433,7 +447,19 @@ fn connection_key(id: &str) -> u64 {
 #[cfg(test)]
 #[test]
 fn dotted_quad_agrees_with_the_standard_parser() {
-    for text in ["192.0.2.1", "0.0.0.0", "255.255.255.255", "256.1.1.1", "192.030.0.6", "1.2.3", "1.2.3.4.5", "1..2.3", "01.2.3.4", "a.b.c.d", ""] {
+    for text in [
+        "192.0.2.1",
+        "0.0.0.0",
+        "255.255.255.255",
+        "256.1.1.1",
+        "192.030.0.6",
+        "1.2.3",
+        "1.2.3.4.5",
+        "1..2.3",
+        "01.2.3.4",
+        "a.b.c.d",
+        "",
+    ] {
         assert_eq!(dotted_quad(text), text.parse().ok(), "{text}");
     }
 }

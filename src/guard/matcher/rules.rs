@@ -8,7 +8,7 @@
 //! `nofail` (a helper that only supplies facts), `forget` (the connection ends) and `gained`
 //! (a successful login).
 
-use regex::{CaptureLocations, Regex};
+use regex::{CaptureLocations, Regex, RegexBuilder};
 
 use super::Mode;
 use super::fast::{self, FastMatch, Shape};
@@ -17,15 +17,23 @@ use super::patterns::{
     no_from_before_from, no_from_to_end,
 };
 
-/// One compiled rule.
-#[derive(Debug)]
+/// One rule; its regex is compiled the first time a message needs it (most messages are read
+/// by hand, so most rules are never compiled: less memory, faster start).
+#[derive(Debug, Clone)]
 pub struct Rule {
     /// Stable id, reported per failure and in hit counts.
     pub id: &'static str,
     /// The message must start with one of these for the rule to have a chance.
     leads: &'static [&'static str],
+    pattern: String,
+}
+
+/// A rule's compiled regex with its group slots and a reusable capture buffer.
+#[derive(Debug, Clone)]
+struct Compiled {
     regex: Regex,
     groups: GroupIndex,
+    locations: CaptureLocations,
 }
 
 /// Where each named group sits in a rule's capture slots.
@@ -55,11 +63,11 @@ pub struct RuleMatch<'a> {
 }
 
 /// The ordered rules of one mode, with reusable capture buffers.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RuleSet {
     mode: Mode,
     rules: Vec<Rule>,
-    locations: Vec<CaptureLocations>,
+    compiled: Vec<Option<Compiled>>,
     /// For each first byte of a message, the rules (as bits, in order) whose lead starts with it.
     by_first_byte: [u64; 256],
 }
@@ -68,9 +76,9 @@ impl RuleSet {
     pub fn new(mode: Mode) -> Self {
         let rules: Vec<Rule> = rule_specs(mode)
             .into_iter()
-            .map(|(id, leads, pattern)| compile(id, leads, &pattern))
+            .map(|(id, leads, pattern)| Rule { id, leads, pattern })
             .collect();
-        let locations = rules.iter().map(|r| r.regex.capture_locations()).collect();
+        let compiled = vec![None; rules.len()];
         assert!(rules.len() <= 64, "rule bit sets hold 64 rules");
         let mut by_first_byte = [0u64; 256];
         for (index, rule) in rules.iter().enumerate() {
@@ -81,7 +89,7 @@ impl RuleSet {
         RuleSet {
             mode,
             rules,
-            locations,
+            compiled,
             by_first_byte,
         }
     }
@@ -162,14 +170,15 @@ impl RuleSet {
             if !rule.leads.iter().any(|lead| message.starts_with(lead)) {
                 continue;
             }
-            let locs = &mut self.locations[index];
-            if rule.regex.captures_read(locs, message).is_none() {
+            let compiled = self.compiled[index].get_or_insert_with(|| compile(rule));
+            let locs = &mut compiled.locations;
+            if compiled.regex.captures_read(locs, message).is_none() {
                 continue;
             }
             let text =
                 |slot: Option<usize>| slot.and_then(|i| locs.get(i)).map(|(s, e)| &message[s..e]);
             let flag = |slot: Option<usize>| slot.and_then(|i| locs.get(i)).is_some();
-            let g = rule.groups;
+            let g = compiled.groups;
             // fail2ban's F-ALT_USER: the alternative name stands in when the main one is empty.
             let mut user = text(g.user);
             if let Some(alt) = text(g.alt_user).filter(|a| !a.is_empty()) {
@@ -192,9 +201,13 @@ impl RuleSet {
     }
 }
 
-fn compile(id: &'static str, leads: &'static [&'static str], pattern: &str) -> Rule {
+fn compile(rule: &Rule) -> Compiled {
     // The patterns are ours and fixed: failing to compile is a bug caught by every test run.
-    let regex = Regex::new(pattern).unwrap_or_else(|e| panic!("rule {id}: {e}"));
+    let regex = RegexBuilder::new(&rule.pattern)
+        // The lazy DFA's cache per rule; these rules are the rare path, keep them small.
+        .dfa_size_limit(256 * 1024)
+        .build()
+        .unwrap_or_else(|e| panic!("rule {}: {e}", rule.id));
     let slot = |name: &str| regex.capture_names().position(|n| n == Some(name));
     let groups = GroupIndex {
         user: slot("user"),
@@ -206,11 +219,11 @@ fn compile(id: &'static str, leads: &'static [&'static str], pattern: &str) -> R
         forget: slot("forget"),
         gained: slot("gained"),
     };
-    Rule {
-        id,
-        leads,
+    let locations = regex.capture_locations();
+    Compiled {
         regex,
         groups,
+        locations,
     }
 }
 
@@ -567,9 +580,13 @@ mod tests {
     }
 
     #[test]
-    fn every_mode_compiles() {
+    fn every_rule_of_every_mode_compiles() {
         for mode in [Mode::Normal, Mode::Ddos, Mode::Extra, Mode::Aggressive] {
-            assert!(RuleSet::new(mode).rules().len() > 20);
+            let set = RuleSet::new(mode);
+            assert!(set.rules().len() > 20);
+            for rule in set.rules() {
+                compile(rule);
+            }
         }
     }
 

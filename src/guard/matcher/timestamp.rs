@@ -32,10 +32,31 @@ pub struct DateFields {
     pub offset_seconds: Option<i32>,
 }
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+/// `Jan`..`Dec` as 0..11.
+fn month(name: &[u8]) -> Option<usize> {
+    Some(match name {
+        b"Jan" => 0,
+        b"Feb" => 1,
+        b"Mar" => 2,
+        b"Apr" => 3,
+        b"May" => 4,
+        b"Jun" => 5,
+        b"Jul" => 6,
+        b"Aug" => 7,
+        b"Sep" => 8,
+        b"Oct" => 9,
+        b"Nov" => 10,
+        b"Dec" => 11,
+        _ => return None,
+    })
+}
+
+fn is_weekday(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"Mon" | b"Tue" | b"Wed" | b"Thu" | b"Fri" | b"Sat" | b"Sun"
+    )
+}
 
 /// Looks for a date at the start of `line` (after at most two leading non-word characters, as
 /// fail2ban's `{^LN-BEG}` allows).
@@ -150,12 +171,10 @@ fn iso_date(bytes: &[u8]) -> Option<(usize, DateFields)> {
 /// `[Www ]Mon DD HH:MM:SS[.frac][ YYYY]`; the day may be space-padded (`Jul  3`).
 fn syslog_date(bytes: &[u8]) -> Option<(usize, DateFields)> {
     let mut c = Cursor { bytes, pos: 0 };
-    if WEEKDAYS.iter().any(|w| c.eat_str(w)) && !c.eat(b' ') {
-        c.pos = 0;
+    if bytes.get(..3).is_some_and(is_weekday) && bytes.get(3) == Some(&b' ') {
+        c.pos = 4;
     }
-    let month = MONTHS
-        .iter()
-        .position(|m| bytes[c.pos..].starts_with(m.as_bytes()))?;
+    let month = bytes.get(c.pos..c.pos + 3).and_then(month)?;
     c.pos += 3;
     if !c.eat(b' ') {
         return None;

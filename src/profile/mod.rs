@@ -1,0 +1,149 @@
+//! The TOML profile: what the operator expects of this host. The built-in default is what the guides recommend.
+//!
+//! Unknown keys are rejected, and every error names `file:line:col`. The `[guard]` table is accepted as raw TOML
+//! and left to the guard's own config loader.
+
+mod types;
+
+pub use types::*;
+
+use std::path::Path;
+
+/// `file:line:col: message`, or `file: message` when the file could not be read at all (line 0).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct ProfileError {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl ProfileError {
+    fn render(&self) -> String {
+        if self.line == 0 {
+            format!("{}: {}", self.file, self.message)
+        } else {
+            format!("{}:{}:{}: {}", self.file, self.line, self.col, self.message)
+        }
+    }
+}
+
+impl Profile {
+    /// Reads and validates a profile file. Nothing is changed on error.
+    pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ProfileError {
+            file: path.display().to_string(),
+            line: 0,
+            col: 0,
+            message: format!("cannot read profile: {e}"),
+        })?;
+        Profile::parse(&text, &path.display().to_string())
+    }
+
+    pub fn parse(text: &str, file: &str) -> Result<Profile, ProfileError> {
+        toml::from_str::<Profile>(text).map_err(|e| {
+            let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            ProfileError {
+                file: file.to_string(),
+                line,
+                col,
+                message: e.message().trim().to_string(),
+            }
+        })
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_profile_is_the_guides_default() {
+        let p = Profile::parse("", "p.toml").unwrap();
+        assert_eq!(p, Profile::default());
+        assert!(!p.ssh.password_authentication);
+        assert_eq!(p.ssh.permit_root_login, RootLogin::No);
+        assert_eq!(p.mounts.dev_shm_options, vec!["nodev", "nosuid", "noexec"]);
+    }
+
+    #[test]
+    fn keys_are_read() {
+        let p = Profile::parse(
+            "[ssh]\nport = 2222\nallow_users = [\"admin\"]\n[admin]\nuser = \"admin\"\n[sysctl]\nip_forward = \"on\"\n[sysctl.set]\n\"net.ipv4.tcp_timestamps\" = 0\n",
+            "p.toml",
+        )
+        .unwrap();
+        assert_eq!(p.ssh.port, Some(2222));
+        assert_eq!(p.admin.user.as_deref(), Some("admin"));
+        assert_eq!(p.sysctl.ip_forward, Toggle::On);
+        assert_eq!(p.sysctl.set["net.ipv4.tcp_timestamps"].to_string(), "0");
+    }
+
+    #[test]
+    fn unknown_key_points_at_its_line_and_column() {
+        let err = Profile::parse(
+            "[ssh]\nport = 2222\n  passwd_auth = false\n",
+            "/etc/portcullis/portcullis.toml",
+        )
+        .unwrap_err();
+        assert_eq!((err.line, err.col), (3, 3));
+        assert!(
+            err.to_string()
+                .starts_with("/etc/portcullis/portcullis.toml:3:3: "),
+            "{err}"
+        );
+        assert!(err.message.contains("passwd_auth"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_position() {
+        let err = Profile::parse("[ssh]\nport = 0\n", "p").unwrap_err();
+        assert_eq!(err.line, 2);
+        let err =
+            Profile::parse("[mounts]\ndev_shm_options = [\"nodev\", \"ro\"]\n", "p").unwrap_err();
+        assert!(err.message.contains("ro"), "{err}");
+        let err = Profile::parse("[ssh]\npermit_root_login = \"sometimes\"\n", "p").unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(Profile::parse("[ssh\n", "p").is_err());
+    }
+
+    #[test]
+    fn unreadable_file_has_no_position() {
+        let err = Profile::load(Path::new("/nonexistent/portcullis.toml")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("/nonexistent/portcullis.toml: cannot read profile"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn guard_table_is_kept_raw() {
+        let p = Profile::parse(
+            "[guard]\nbantime = \"10m\"\n[guard.jails.sshd]\nmaxretry = 5\n",
+            "p",
+        )
+        .unwrap();
+        let g = p.guard.unwrap();
+        assert_eq!(g["bantime"].as_str(), Some("10m"));
+        assert!(g["jails"].is_table());
+    }
+}

@@ -1,0 +1,329 @@
+//! Profile sections, one per guide step (issue 5, section 1).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer};
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Profile {
+    pub admin: Admin,
+    pub ssh: Ssh,
+    pub firewall: Firewall,
+    /// Left raw for the guard's own config loader.
+    pub guard: Option<toml::Table>,
+    pub updates: Updates,
+    pub sysctl: Sysctl,
+    pub mounts: Mounts,
+    pub packages: Packages,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Admin {
+    /// The non-root account that keeps access; unset: any sudo-capable account with a key will do.
+    pub user: Option<String>,
+    /// Inline public keys.
+    pub authorized_keys: Vec<String>,
+    pub authorized_keys_file: Option<String>,
+    pub sudo: SudoMode,
+    pub lock_root_password: bool,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Admin {
+            user: None,
+            authorized_keys: Vec::new(),
+            authorized_keys_file: None,
+            sudo: SudoMode::Password,
+            lock_root_password: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SudoMode {
+    Password,
+    Nopassword,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ssh {
+    /// The port the operator chose; unset: any port, with a note when it is 22.
+    #[serde(deserialize_with = "port_opt")]
+    pub port: Option<u16>,
+    pub permit_root_login: RootLogin,
+    pub password_authentication: bool,
+    pub pubkey_authentication: bool,
+    pub kbd_interactive: bool,
+    pub permit_empty_passwords: bool,
+    pub x11_forwarding: bool,
+    pub allow_agent_forwarding: bool,
+    pub allow_tcp_forwarding: bool,
+    pub tcp_keepalive: Option<bool>,
+    pub compression: Option<bool>,
+    pub address_family: AddressFamily,
+    pub max_auth_tries: u32,
+    /// Seconds.
+    pub login_grace_time: u32,
+    pub allow_users: Vec<String>,
+    pub crypto: Crypto,
+}
+
+impl Default for Ssh {
+    fn default() -> Self {
+        Ssh {
+            port: None,
+            permit_root_login: RootLogin::No,
+            password_authentication: false,
+            pubkey_authentication: true,
+            kbd_interactive: false,
+            permit_empty_passwords: false,
+            x11_forwarding: false,
+            allow_agent_forwarding: false,
+            allow_tcp_forwarding: false,
+            tcp_keepalive: None,
+            compression: None,
+            address_family: AddressFamily::Any,
+            max_auth_tries: 3,
+            login_grace_time: 30,
+            allow_users: Vec::new(),
+            crypto: Crypto::Hardened,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RootLogin {
+    No,
+    ProhibitPassword,
+    ForcedCommandsOnly,
+    Yes,
+}
+
+impl RootLogin {
+    pub fn as_sshd(self) -> &'static str {
+        match self {
+            RootLogin::No => "no",
+            RootLogin::ProhibitPassword => "prohibit-password",
+            RootLogin::ForcedCommandsOnly => "forced-commands-only",
+            RootLogin::Yes => "yes",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AddressFamily {
+    Any,
+    Inet,
+    Inet6,
+}
+
+impl AddressFamily {
+    pub fn as_sshd(self) -> &'static str {
+        match self {
+            AddressFamily::Any => "any",
+            AddressFamily::Inet => "inet",
+            AddressFamily::Inet6 => "inet6",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Crypto {
+    /// ssh-audit's hardened lists: no SHA-1, no CBC, no NIST curves, EtM MACs only.
+    Hardened,
+    /// Only the plainly broken algorithms are refused.
+    Default,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Firewall {
+    pub backend: Backend,
+    pub incoming: Policy,
+    pub outgoing: Policy,
+    pub allow: Vec<AllowRule>,
+    pub icmp: bool,
+    pub ipv4: bool,
+    pub ipv6: bool,
+}
+
+impl Default for Firewall {
+    fn default() -> Self {
+        Firewall {
+            backend: Backend::Auto,
+            incoming: Policy::Deny,
+            outgoing: Policy::Allow,
+            allow: Vec::new(),
+            icmp: true,
+            ipv4: true,
+            ipv6: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Auto,
+    Nftables,
+    Ufw,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    Deny,
+    Allow,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowRule {
+    #[serde(deserialize_with = "port")]
+    pub port: u16,
+    #[serde(default)]
+    pub proto: Proto,
+    /// An address or network the port is open to; unset: everyone.
+    pub from: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Updates {
+    pub unattended: bool,
+    pub automatic_reboot: bool,
+    pub automatic_reboot_time: String,
+}
+
+impl Default for Updates {
+    fn default() -> Self {
+        Updates {
+            unattended: true,
+            automatic_reboot: false,
+            automatic_reboot_time: "04:00".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sysctl {
+    /// Check and apply the guides' network and kernel hardening set.
+    pub harden: bool,
+    /// `auto`: off unless Docker is present (Docker needs forwarding).
+    pub ip_forward: Toggle,
+    /// `auto`: 0 unless this host configures IPv6 by router advertisement (then it must stay on).
+    pub accept_ra: Toggle,
+    /// Extra keys, or overrides of the built-in expectations.
+    pub set: BTreeMap<String, SysctlValue>,
+}
+
+impl Default for Sysctl {
+    fn default() -> Self {
+        Sysctl {
+            harden: true,
+            ip_forward: Toggle::Auto,
+            accept_ra: Toggle::Auto,
+            set: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Toggle {
+    Auto,
+    On,
+    Off,
+}
+
+/// A sysctl value written as a TOML integer or string.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum SysctlValue {
+    Int(i64),
+    Text(String),
+}
+
+impl std::fmt::Display for SysctlValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SysctlValue::Int(i) => write!(f, "{i}"),
+            SysctlValue::Text(s) => {
+                write!(f, "{}", s.split_whitespace().collect::<Vec<_>>().join(" "))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mounts {
+    #[serde(deserialize_with = "shm_options")]
+    pub dev_shm_options: Vec<String>,
+}
+
+impl Default for Mounts {
+    fn default() -> Self {
+        Mounts {
+            dev_shm_options: vec!["nodev".into(), "nosuid".into(), "noexec".into()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Packages {
+    pub upgrade: bool,
+    pub autoremove: bool,
+}
+
+impl Default for Packages {
+    fn default() -> Self {
+        Packages {
+            upgrade: true,
+            autoremove: true,
+        }
+    }
+}
+
+fn port<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    let n = i64::deserialize(d)?;
+    if (1..=65535).contains(&n) {
+        Ok(n as u16)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "port {n} is out of range 1-65535"
+        )))
+    }
+}
+
+fn port_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+    port(d).map(Some)
+}
+
+fn shm_options<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let opts = Vec::<String>::deserialize(d)?;
+    if opts.iter().any(|o| o == "ro") {
+        return Err(serde::de::Error::custom(
+            "\"ro\" on /dev/shm breaks programs that need shared memory; use nodev, nosuid, noexec",
+        ));
+    }
+    Ok(opts)
+}
