@@ -345,6 +345,7 @@ impl Daemon {
             "banned": banned,
             "lines": rt.stats.lines,
             "lines_dropped": rt.stats.dropped,
+            "lines_missed": rt.stats.missed,
         });
         match &rt.source {
             SourceSpec::Files(f) => v["file_list"] = json!(f),
@@ -937,6 +938,62 @@ mod tests {
             )
             .ok
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn reload_applies_new_numbers_and_refuses_a_bad_file() {
+        let dir = tmp("reload");
+        let rec = Recording::default();
+        let file = dir.join("guard.toml");
+        let good = |maxretry: u32| {
+            format!(
+                "[guard]\nbackend = \"dry-run\"\nignoreself = false\n[guard.jails.sshd]\nlogpath = [\"/x/auth.log\"]\n\
+                 maxretry = {maxretry}\n"
+            )
+        };
+        std::fs::write(&file, good(3)).unwrap();
+        let cfg = config::load(&file, true).unwrap();
+        let state = State::open(&dir.join(state::DB_FILE)).unwrap();
+        let mut d = Daemon::new(
+            cfg,
+            Box::new(rec.clone()),
+            state,
+            IgnoreList::default(),
+            false,
+            NOW,
+        )
+        .unwrap();
+        d.handle(lines(&["192.0.2.1"; 3], 10), NOW);
+        d.flush();
+        rec.take();
+
+        std::fs::write(
+            &file,
+            "[guard]\nbackend = \"dry-run\"\n[guard.jails.sshd]\nmaxretry = \"x\"\n",
+        )
+        .unwrap();
+        let r = ask(&mut d, Request::Reload {});
+        let err = r.error.unwrap();
+        assert!(err.contains(&format!("{}:4:12:", file.display())), "{err}");
+        assert_eq!(
+            d.jails[0].jail.policy().maxretry,
+            3,
+            "the running config stays"
+        );
+
+        std::fs::write(&file, good(1)).unwrap();
+        let r = ask(&mut d, Request::Reload {});
+        assert!(r.ok, "{r:?}");
+        assert_eq!(d.jails[0].jail.policy().maxretry, 1);
+        // The table is put back with the ban in force (what follows an nftables reload).
+        assert_eq!(
+            rec.take(),
+            vec![Call::Setup(vec![("192.0.2.1/32".parse().unwrap(), 600)])]
+        );
+        d.handle(lines(&["192.0.2.2"], 20), NOW);
+        d.flush();
+        assert_eq!(rec.take().len(), 1, "maxretry 1 bans at the first failure");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
