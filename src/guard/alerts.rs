@@ -16,6 +16,9 @@ use super::jail::Ban;
 use super::log;
 
 pub fn on_ban(cfg: &AlertConfig, jail: &str, ban: &Ban) {
+    if cfg.mail_to.is_empty() && cfg.webhook.is_none() {
+        return;
+    }
     let payload = json!({
         "event": "ban",
         "jail": jail,
