@@ -124,7 +124,7 @@ struct Counts {
     findtime: i64,
     maxretry: u32,
     failures: u64,
-    rule_hits: HashMap<&'static str, u64>,
+    rule_hits: HashMap<&'static str, u64, foldhash::fast::RandomState>,
     per_host: HashMap<Host, HostStats, foldhash::fast::RandomState>,
 }
 
@@ -168,7 +168,7 @@ impl Replay {
                 findtime: findtime.max(0),
                 maxretry: maxretry.max(1),
                 failures: 0,
-                rule_hits: HashMap::new(),
+                rule_hits: HashMap::default(),
                 per_host: HashMap::default(),
             },
         }

@@ -13,6 +13,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::rules::RuleMatch;
 use super::text::ShortText;
+use smallvec::SmallVec;
 
 /// fail2ban keeps at most 100 connections for 5 minutes; so do we, to find the same failures.
 pub const CAPACITY: usize = 100;
@@ -25,8 +26,8 @@ pub struct Facts {
     pub ip4: Option<ShortText>,
     pub ip6: Option<ShortText>,
     pub dns: Option<ShortText>,
-    /// Every non-empty user name seen, sorted, without repeats.
-    users: Vec<ShortText>,
+    /// Every non-empty user name seen, sorted, without repeats (one, almost always).
+    users: SmallVec<[ShortText; 1]>,
     nofail: bool,
     gained: bool,
     pending: bool,
