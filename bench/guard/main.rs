@@ -340,7 +340,9 @@ fn main() {
         println!("guard bench: skipped, needs root (network namespace, nft)");
         return;
     }
-    if std::env::args().any(|a| a == "--list") {
+    // `cargo test --all-targets` runs bench targets too, without `--bench`: only `cargo bench` measures.
+    if std::env::args().any(|a| a == "--list") || !std::env::args().any(|a| a == "--bench") {
+        println!("guard bench: run it with `cargo bench --bench guard`");
         return;
     }
     // SAFETY: single-threaded here; moves this process (and its children) into a new network namespace.
