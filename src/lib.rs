@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod firewall;
 pub mod guard;
 pub mod host;
 pub mod profile;

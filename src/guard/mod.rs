@@ -1,11 +1,26 @@
 //! guard: the fail2ban-compatible ban daemon.
 //!
-//! `matcher/` turns log lines into failures (pure, no I/O); `window` counts failures per address;
-//! `test_cmd` is the fail2ban-regex-style tester that drives both over a file.
+//! Pure parts: `matcher/` turns log lines into failures; `window` counts failures per address with
+//! fail2ban's arithmetic (shared by `guard test` and the jails); `jail` decides bans and ban times;
+//! `config` and `duration` read the `[guard]` section. System access: `source/` (files, journal,
+//! stdin), `state` (SQLite), `control` (the socket), `sys` (own addresses, systemd, signals), `alerts`,
+//! `metrics` and `crate::firewall`. `daemon` wires them.
 
+pub mod alerts;
 pub mod cli;
+pub mod config;
+pub mod control;
+pub mod daemon;
 pub mod duration;
+pub mod jail;
+pub mod line_matcher;
 pub mod lines;
+pub mod log;
 pub mod matcher;
+pub mod metrics;
+pub mod source;
+pub mod state;
+pub mod status_text;
+pub mod sys;
 pub mod test_cmd;
 pub mod window;

@@ -1,0 +1,172 @@
+//! The stdin source and what a ban sends out: the webhook POST (to a listener in this test), the mail
+//! (through a stand-in sendmail that records its argument vector and message), and the metrics
+//! textfile. Dry-run backend: no root needed.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
+
+fn wait_file(path: &std::path::Path, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never contained {needle:?}: {text}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn stdin_lines_ban_and_the_ban_is_posted_mailed_and_counted() {
+    let dir = std::env::temp_dir().join(format!("pc-outputs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // The listener answers one POST; the test gets it through a channel so a missing POST fails, not hangs.
+    let (hook_tx, hook_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut req = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Read until the JSON body is complete (it ends with '}').
+        while !req.ends_with(b"}") {
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => req.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        let _ = hook_tx.send(String::from_utf8_lossy(&req).into_owned());
+    });
+
+    let sendmail = dir.join("sendmail");
+    std::fs::write(
+        &sendmail,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {0}/mail.args\ncat > {0}/mail.txt\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&sendmail, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    std::fs::write(
+        dir.join("guard.toml"),
+        format!(
+            "[guard]\nbackend = \"dry-run\"\nignoreself = false\nstate_dir = \"{0}/state\"\nsocket = \"{0}/guard.sock\"\n\
+             [guard.jails.sshd]\nstdin = true\nmaxretry = 3\nbantime = \"1h\"\n\
+             [guard.alerts]\nmail_to = [\"root@localhost\", \"ops@example.org\"]\nsendmail = \"{0}/sendmail\"\n\
+             webhook = \"http://127.0.0.1:{port}/hook\"\n\
+             [guard.metrics]\ntextfile = \"{0}/guard.prom\"\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let mut guard = Daemon(
+        Command::new(BIN)
+            .args(["guard", "run", "--config"])
+            .arg(dir.join("guard.toml"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdin = guard.0.stdin.take().unwrap();
+    // Half a line first, the rest later: matched once, whole.
+    write!(stdin, "this is noise\nFailed password for root fr").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    writeln!(stdin, "om 198.51.100.20 port 5 ssh2").unwrap();
+    // A user name crafted to look like an address must not bring 6.6.6.6 (or anyone but the sender) in.
+    // The third of these is the last line and makes the ban.
+    for port in 0..3 {
+        writeln!(
+            stdin,
+            "Failed password for invalid user x from 6.6.6.6 from 192.0.2.77 port 4{port} ssh2"
+        )
+        .unwrap();
+    }
+    stdin.flush().unwrap();
+
+    let request = hook_rx
+        .recv_timeout(Duration::from_secs(15))
+        .expect("no webhook POST within 15 s");
+    let (head, body) = request.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("POST /hook HTTP/1.1\r\n"), "{head}");
+    assert!(head.contains("Content-Type: application/json"), "{head}");
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        (v["event"].as_str(), v["jail"].as_str(), v["ip"].as_str()),
+        (Some("ban"), Some("sshd"), Some("192.0.2.77"))
+    );
+    assert_eq!(
+        (v["count"].as_u64(), v["failures"].as_u64()),
+        (Some(1), Some(3))
+    );
+    assert_eq!(
+        v["end"].as_i64().unwrap() - v["start"].as_i64().unwrap(),
+        3600
+    );
+
+    let mail = wait_file(&dir.join("mail.txt"), "192.0.2.77");
+    assert!(mail.starts_with("To: root@localhost, ops@example.org\nSubject: [portcullis] 192.0.2.77 banned by jail sshd"), "{mail}");
+    assert!(
+        !mail.contains("6.6.6.6"),
+        "log text must not reach the mail: {mail}"
+    );
+    let args = wait_file(&dir.join("mail.args"), "ops@example.org");
+    assert_eq!(args, "-i\n--\nroot@localhost\nops@example.org\n");
+
+    let prom = wait_file(
+        &dir.join("guard.prom"),
+        "portcullis_guard_bans_total{jail=\"sshd\"} 1",
+    );
+    assert!(
+        prom.contains("portcullis_guard_failures_total{jail=\"sshd\"} 4"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains("portcullis_guard_banned{jail=\"sshd\"} 1"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains("portcullis_guard_lines_total{jail=\"sshd\"} 5"),
+        "{prom}"
+    );
+
+    let out = Command::new(BIN)
+        .args(["guard", "status", "sshd", "--json", "--socket"])
+        .arg(dir.join("guard.sock"))
+        .output()
+        .unwrap();
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["file_list"][0], "-");
+    assert_eq!(s["currently_failed"], 1, "198.51.100.20 counted once: {s}");
+
+    drop(guard);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Kills the daemon however the test ends, so no orphan keeps the test harness's pipes open.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
