@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# command -> Debian package providing it
+# command (or absolute path) -> Debian package providing it
 needs=(
+    "/lib/systemd/systemd-journal-remote:systemd-journal-remote"
+    "journalctl:systemd"
     "nft:nftables"
     "sshd:openssh-server"
     "ssh:openssh-client"
@@ -18,7 +20,7 @@ needs=(
 missing=()
 for pair in "${needs[@]}"; do
     cmd=${pair%%:*} pkg=${pair#*:}
-    if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then
+    if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ] && [ ! -x "$cmd" ]; then
         missing+=("$pkg")
     fi
 done
