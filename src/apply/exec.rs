@@ -1,0 +1,246 @@
+//! Carrying out a plan inside a transaction: backup, change, validate, step by step; any failure rolls back
+//! everything and says which step failed and why.
+
+use std::path::Path;
+
+use crate::host::root::Root;
+use crate::host::snapshot::Snapshot;
+use crate::host::write::{self, FileState};
+use crate::host::{keyproof, service};
+use crate::profile::Profile;
+
+use super::txn::{ACCOUNT_FILES, Txn, Undo};
+use super::{Action, Change, Owner, Plan, Step, admin, lockout, ssh};
+
+/// Test hook: `PORTCULLIS_FAIL_AT=<step>` fails that step after its changes, to exercise rollback.
+const FAIL_AT: &str = "PORTCULLIS_FAIL_AT";
+
+pub struct Ctx<'a> {
+    pub root: &'a Root,
+    pub profile: &'a Profile,
+    pub snap: &'a Snapshot,
+}
+
+/// Runs every step of the plan. On error the transaction is already rolled back.
+pub fn execute(ctx: &Ctx, plan: &Plan, txn: &mut Txn) -> Result<(), String> {
+    for step in Step::ALL {
+        let changes: Vec<&Change> = plan.changes.iter().filter(|c| c.step == step).collect();
+        if changes.is_empty() {
+            continue;
+        }
+        txn.manifest.steps.push(step);
+        let r = run_step(ctx, step, &changes, txn);
+        if let Err(why) = r {
+            let msg = format!("step [{}] failed: {why}", step.name());
+            let rb = txn.rollback(ctx.root);
+            txn.manifest.status = super::txn::Status::Failed;
+            txn.manifest.error = Some(msg.clone());
+            txn.save()?;
+            return Err(match rb {
+                Ok(()) => format!(
+                    "{msg}\neverything this apply changed was rolled back (transaction {})",
+                    txn.manifest.id
+                ),
+                Err(e) => format!(
+                    "{msg}\nROLLBACK INCOMPLETE (transaction {}): {e}",
+                    txn.manifest.id
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Executes only the given changes (confirm uses it for the firewall's final form).
+pub fn run_step(ctx: &Ctx, step: Step, changes: &[&Change], txn: &mut Txn) -> Result<(), String> {
+    for c in changes {
+        perform(ctx, &c.action, txn)?;
+    }
+    match step {
+        Step::Admin => validate_sudoers(ctx, changes)?,
+        Step::Ssh => activate_sshd(ctx, txn)?,
+        _ => {}
+    }
+    if std::env::var(FAIL_AT).ok().as_deref() == Some(step.name()) {
+        return Err(format!("failure injected by {FAIL_AT}"));
+    }
+    Ok(())
+}
+
+fn resolve(ctx: &Ctx, owner: &Owner) -> Result<(u32, u32), String> {
+    match owner {
+        Owner::Ids(u, g) => Ok((*u, *g)),
+        Owner::User(name) => {
+            let passwd = ctx
+                .root
+                .read("/etc/passwd")
+                .map_err(|e| format!("/etc/passwd: {e}"))?;
+            let (users, _) = crate::host::accounts::parse_passwd(&passwd);
+            users
+                .iter()
+                .find(|u| &u.name == name)
+                .map(|u| (u.uid, u.gid))
+                .ok_or_else(|| format!("user {name} does not exist"))
+        }
+    }
+}
+
+/// Creates missing parent directories (root, 0755) and records the topmost for removal on rollback.
+fn ensure_parents(ctx: &Ctx, path: &str, txn: &mut Txn) -> Result<(), String> {
+    let mut missing = Vec::new();
+    let mut p = Path::new(path).parent();
+    while let Some(dir) = p {
+        let s = dir.to_string_lossy().into_owned();
+        if s == "/" || ctx.root.exists(&s) {
+            break;
+        }
+        missing.push(s);
+        p = dir.parent();
+    }
+    if let Some(top) = missing.last() {
+        txn.record(Undo::RemoveTree(top.clone()))?;
+    }
+    for d in missing.iter().rev() {
+        write::make_dir(ctx.root, d, 0o755, 0, 0)?;
+    }
+    Ok(())
+}
+
+fn perform(ctx: &Ctx, action: &Action, txn: &mut Txn) -> Result<(), String> {
+    match action {
+        Action::Write {
+            path,
+            content,
+            mode,
+            owner,
+        } => {
+            let (uid, gid) = resolve(ctx, owner)?;
+            txn.backup(ctx.root, path)?;
+            ensure_parents(ctx, path, txn)?;
+            let state = FileState {
+                bytes: content.clone().into_bytes(),
+                mode: *mode,
+                uid,
+                gid,
+            };
+            write::write_atomic(ctx.root, path, &state)
+        }
+        Action::MakeDir { path, mode, owner } => {
+            let (uid, gid) = resolve(ctx, owner)?;
+            if !ctx.root.exists(path) {
+                txn.record(Undo::RemoveTree(path.clone()))?;
+            }
+            write::make_dir(ctx.root, path, *mode, uid, gid).map(|_| ())
+        }
+        Action::CreateUser { name, .. } => {
+            for f in ACCOUNT_FILES {
+                txn.backup(ctx.root, f)?;
+            }
+            let home = format!("/home/{name}");
+            if !ctx.root.exists(&home) {
+                txn.record(Undo::RemoveTree(home))?;
+            }
+            service::run(&action.command().unwrap_or_default()).map(|_| ())
+        }
+        Action::LockPassword { .. } => {
+            for f in ACCOUNT_FILES {
+                txn.backup(ctx.root, f)?;
+            }
+            service::run(&action.command().unwrap_or_default()).map(|_| ())
+        }
+        Action::LoadFirewall { file } => {
+            txn.record(Undo::Firewall)?;
+            service::nft_load(ctx.root, file)
+        }
+        Action::SetSysctl { values } => {
+            for (key, value) in values {
+                let old = ctx.snap.sysctl_live.get(key).cloned().unwrap_or_default();
+                txn.record(Undo::Sysctl {
+                    key: key.clone(),
+                    value: old,
+                })?;
+                write::write_sysctl(ctx.root, key, value)?;
+            }
+            Ok(())
+        }
+        Action::Remount { target, .. } => {
+            // Only the three per-mount flags we change are put back.
+            let before: Vec<String> = ctx
+                .snap
+                .dev_shm_live
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|o| ["nodev", "nosuid", "noexec", "rw", "ro"].contains(&o.as_str()))
+                .collect();
+            txn.record(Undo::Remount {
+                target: target.clone(),
+                options: before,
+            })?;
+            service::run(&action.command().unwrap_or_default()).map(|_| ())
+        }
+    }
+}
+
+fn validate_sudoers(ctx: &Ctx, changes: &[&Change]) -> Result<(), String> {
+    let wrote = changes
+        .iter()
+        .any(|c| c.path() == Some(admin::SUDOERS_FILE));
+    if !wrote || !ctx.snap.visudo {
+        return Ok(());
+    }
+    let path = ctx
+        .root
+        .path(admin::SUDOERS_FILE)
+        .to_string_lossy()
+        .into_owned();
+    service::run(&["visudo".into(), "-cf".into(), path]).map(|_| ())
+}
+
+/// The candidate config is in place: validate it whole, prove a key login, reload, confirm the values.
+fn activate_sshd(ctx: &Ctx, txn: &mut Txn) -> Result<(), String> {
+    let sshd = service::sshd_path(ctx.root).ok_or("sshd is not installed")?;
+    service::ensure_run_sshd(ctx.root)?;
+    service::run(&[sshd.clone(), "-t".into()])?;
+    if lockout::closes_a_door(ctx.profile) {
+        let name = ctx.profile.admin.user.clone().unwrap_or_default();
+        let passwd = ctx.root.read("/etc/passwd").unwrap_or_default();
+        let (users, _) = crate::host::accounts::parse_passwd(&passwd);
+        let home = users
+            .iter()
+            .find(|u| u.name == name)
+            .map(|u| u.home.clone())
+            .unwrap_or_else(|| format!("/home/{name}"));
+        let keys = format!("{home}/.ssh/authorized_keys");
+        txn.backup(ctx.root, &keys)?;
+        keyproof::prove_key_login(ctx.root, &name, &keys, &txn.dir.join("proof"))
+            .map_err(|e| format!("lockout guard: {e}"))?;
+        let _ = std::fs::remove_dir_all(txn.dir.join("proof"));
+    }
+    let socket = ctx.snap.ssh_socket && ctx.profile.ssh.port.is_some();
+    txn.record(Undo::Sshd { socket })?;
+    service::reload_sshd(ctx.root, socket)?;
+    verify_effective(ctx, &sshd)
+}
+
+/// `sshd -T` must now report every value of the drop-in (AllowUsers and algorithm lists are compared loosely).
+fn verify_effective(ctx: &Ctx, sshd: &str) -> Result<(), String> {
+    let out = service::run(&[sshd.into(), "-T".into()])?;
+    let t = crate::host::sshd::parse_sshd_t(&out);
+    for (key, want) in ssh::settings(ctx.profile) {
+        let k = key.to_ascii_lowercase();
+        if ["allowusers", "kexalgorithms", "ciphers", "macs"].contains(&k.as_str()) {
+            continue;
+        }
+        let got = t.get(&k).map(|v| v.join(" ")).unwrap_or_default();
+        let same = match k.as_str() {
+            // sshd -T prints times in seconds and permitrootlogin's alias without-password.
+            "port" => t.get("port").is_some_and(|v| v.iter().any(|p| p == &want)),
+            _ => got.eq_ignore_ascii_case(&want),
+        };
+        if !same {
+            return Err(format!("sshd -T reports {k} {got}, expected {want}"));
+        }
+    }
+    Ok(())
+}
