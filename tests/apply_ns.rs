@@ -37,7 +37,8 @@ if nsenter --net="$T/lapns" sshpass -p wrong ssh -F /dev/null -o StrictHostKeyCh
    -o PubkeyAuthentication=no -o ConnectTimeout=3 -p 2222 admin@192.0.2.1 true 2>"$T/pw.err"; then exit 1; fi
 grep -q 'Permission denied (publickey)' "$T/pw.err" && echo "CHECK password login not offered"
 # The old port stays open in the firewall until confirmed.
-nft list table inet portcullis-fw | grep -q 'tcp dport { 22, 2222 }' && echo "CHECK old port kept open"
+nft list table inet portcullis-fw > "$T/fw"
+grep -q 'tcp dport { 22, 2222 }' "$T/fw" && echo "CHECK old port kept open"
 pc confirm
 if nsenter --net="$T/lapns" timeout 5 bash -c 'exec 3<>/dev/tcp/192.0.2.1/22' 2>/dev/null; then echo "22 open"; exit 1; fi
 echo "CHECK port 22 closed after confirm"
@@ -47,7 +48,6 @@ grep -q '"changes": \[\]' "$T/plan2.json" && echo "CHECK second plan empty" || {
 pc history
 "#,
     );
-    eprintln!("{out}");
     for check in [
         "admin key login on 2222 works",
         "root login refused",
@@ -56,6 +56,177 @@ pc history
         "port 22 closed after confirm",
         "second plan empty",
     ] {
+        assert!(
+            out.contains(&format!("CHECK {check}")),
+            "missing {check}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn cloud_init_password_yes_ends_no() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+printf 'PasswordAuthentication yes\n' > /etc/ssh/sshd_config.d/50-cloud-init.conf
+start_sshd
+/usr/sbin/sshd -T > "$T/t0"
+grep -qx 'passwordauthentication yes' "$T/t0"
+fresh_profile
+pcp plan > "$T/plan1"
+grep -q '50-cloud-init.conf: `PasswordAuthentication yes` conflicts' "$T/plan1" && echo "CHECK conflict reported"
+pcp apply --yes --no-confirm --state-dir "$T/state"
+/usr/sbin/sshd -T > "$T/t1"
+grep -x 'passwordauthentication no' "$T/t1" && echo "CHECK effective no"
+grep -qx '#portcullis: PasswordAuthentication yes' /etc/ssh/sshd_config.d/50-cloud-init.conf && echo "CHECK neutralised"
+lap_ssh 2222 admin && echo "CHECK key login"
+"#,
+    );
+    for check in [
+        "conflict reported",
+        "effective no",
+        "neutralised",
+        "key login",
+    ] {
+        assert!(
+            out.contains(&format!("CHECK {check}")),
+            "missing {check}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn lockout_guard_refuses_without_a_working_key_and_changes_nothing() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+start_sshd
+fresh_profile
+# 1. No key anywhere: refused before anything is touched (no transaction either).
+sed -i 's/^authorized_keys = .*/authorized_keys = []/' "$T/profile.toml"
+picture > "$T/before"
+if pcp apply --yes --no-confirm --state-dir "$T/state" 2>"$T/err1"; then echo "applied"; exit 1; fi
+grep -q 'lockout guard: admin has no valid authorized key' "$T/err1" && echo "CHECK refused: no key"
+test ! -e "$T/state/txn"
+picture > "$T/after1"
+diff "$T/before" "$T/after1"
+# 2. The account exists with a key, but sshd's StrictModes rejects it (home writable by everyone):
+#    only a real login can tell; apply tries it, fails, and rolls everything back.
+make_user admin
+chmod 0777 /home/admin
+picture > "$T/before"
+if pcp apply --yes --no-confirm --state-dir "$T/state" 2>"$T/err2"; then echo "applied"; exit 1; fi
+cat "$T/err2"
+grep -q 'step \[ssh\] failed: lockout guard: a key login as admin' "$T/err2" && echo "CHECK refused: key login failed"
+picture > "$T/after"
+diff "$T/before" "$T/after" && echo "CHECK nothing changed"
+lap_ssh 22 admin -o ConnectTimeout=3 2>/dev/null || true
+"#,
+    );
+    for check in [
+        "refused: no key",
+        "refused: key login failed",
+        "nothing changed",
+    ] {
+        assert!(
+            out.contains(&format!("CHECK {check}")),
+            "missing {check}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn a_failure_at_each_step_leaves_everything_byte_identical() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+start_sshd
+make_user olduser
+fresh_profile
+picture > "$T/before"
+for step in admin firewall ssh sysctl mounts updates; do
+  if PORTCULLIS_FAIL_AT=$step pcp apply --yes --no-confirm --state-dir "$T/state" >"$T/out" 2>"$T/err"; then
+    echo "apply did not fail at $step"; exit 1
+  fi
+  grep -q "step \[$step\] failed: failure injected" "$T/err" || { cat "$T/err"; exit 1; }
+  grep -q "rolled back" "$T/err"
+  picture > "$T/after"
+  diff "$T/before" "$T/after" || { echo "differs after failing at $step"; exit 1; }
+  sleep 0.3
+  lap_ssh 22 olduser && echo "CHECK $step rolled back, old port works"
+done
+"#,
+    );
+    for step in ["admin", "firewall", "ssh", "sysctl", "mounts", "updates"] {
+        assert!(
+            out.contains(&format!("CHECK {step} rolled back")),
+            "missing {step}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn without_confirm_everything_is_reverted_and_the_old_port_works() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+start_sshd
+make_user olduser
+fresh_profile
+picture > "$T/before"
+pcp apply --yes --confirm-timeout 3s --state-dir "$T/state"
+lap_ssh 2222 admin && echo "CHECK new port works during the trial"
+for i in $(seq 1 40); do
+  pc history > "$T/h"
+  grep -q 'rolled-back' "$T/h" && break
+  sleep 0.5
+done
+pc history
+sleep 0.5
+picture > "$T/after"
+diff "$T/before" "$T/after" && echo "CHECK reverted byte-identical"
+lap_ssh 22 olduser && echo "CHECK old port works again"
+"#,
+    );
+    for check in [
+        "new port works during the trial",
+        "reverted byte-identical",
+        "old port works again",
+    ] {
+        assert!(
+            out.contains(&format!("CHECK {check}")),
+            "missing {check}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn rollback_after_a_confirmed_apply_restores_every_byte() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+printf 'PasswordAuthentication yes\n' > /etc/ssh/sshd_config.d/50-cloud-init.conf
+start_sshd
+make_user olduser
+fresh_profile
+picture > "$T/before"
+pcp apply --yes --confirm-timeout 60s --state-dir "$T/state"
+pc confirm
+pc rollback
+picture > "$T/after"
+diff "$T/before" "$T/after" && echo "CHECK byte-identical"
+sleep 0.3
+lap_ssh 22 olduser && echo "CHECK old port works"
+pc history > "$T/h"
+grep -q 'rolled-back' "$T/h" && echo "CHECK history shows it"
+"#,
+    );
+    for check in ["byte-identical", "old port works", "history shows it"] {
         assert!(
             out.contains(&format!("CHECK {check}")),
             "missing {check}:\n{out}"

@@ -164,14 +164,18 @@ fn perform(ctx: &Ctx, action: &Action, txn: &mut Txn) -> Result<(), String> {
             Ok(())
         }
         Action::Remount { target, .. } => {
-            // Only the three per-mount flags we change are put back.
-            let before: Vec<String> = ctx
-                .snap
-                .dev_shm_live
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|o| ["nodev", "nosuid", "noexec", "rw", "ro"].contains(&o.as_str()))
+            // Each per-mount flag put back explicitly (dev/nodev...): a bind remount leaves unnamed flags alone.
+            let live = ctx.snap.dev_shm_live.clone().unwrap_or_default();
+            let before: Vec<String> = [("nodev", "dev"), ("nosuid", "suid"), ("noexec", "exec")]
+                .iter()
+                .map(|(on, off)| {
+                    if live.iter().any(|o| o == on) {
+                        on
+                    } else {
+                        off
+                    }
+                    .to_string()
+                })
                 .collect();
             txn.record(Undo::Remount {
                 target: target.clone(),

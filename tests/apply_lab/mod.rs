@@ -127,6 +127,7 @@ impl Drop for Lab {
 
 /// Builds the server inside the namespaces and defines helpers for the scenarios.
 const PRELUDE: &str = r#"
+trap 'echo "scenario failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 mount --make-rprivate /
 # The laptop's network namespace, reachable after /run is replaced.
 touch "$T/lapns" && mount --bind "$LAPNS" "$T/lapns"
@@ -160,8 +161,10 @@ lap_ssh() {
 }
 # Every file, link and directory under the overlaid trees with its mode and owner, and file hashes.
 fingerprint() {
-  find /etc /home /root /var/lib -xdev -path /var/lib/portcullis -prune -o -printf '%p %y %m %U %G %l\n' | sort
-  find /etc /home /root -xdev -type f -print0 | sort -z | xargs -0 sha256sum
+  find /etc /home /var/lib -xdev -path /var/lib/portcullis -prune -o -printf '%p %y %m %U %G %l\n' | sort
+  # /root holds this machine's toolchains: only its top and ~/.ssh matter here.
+  find /root -maxdepth 2 -xdev \( -path '/root/.cargo*' -o -path '/root/.rustup*' \) -prune -o -printf '%p %y %m %U %G %l\n' | sort
+  find /etc /home -xdev -type f -print0 | sort -z | xargs -0 sha256sum
 }
 fresh_profile() {
   cat > "$T/profile.toml" <<PROFILE
@@ -186,6 +189,19 @@ harden = false
 upgrade = false
 PROFILE
 }
+# make_user NAME: an existing account that logs in with the lab key (created before the "before" picture).
+make_user() {
+  useradd --create-home --no-log-init --shell /bin/bash "$1"
+  install -d -m 700 -o "$1" -g "$1" "/home/$1/.ssh"
+  install -m 600 -o "$1" -g "$1" "$T/adminkey.pub" "/home/$1/.ssh/authorized_keys"
+}
+# The live state apply may change besides files: ruleset, sysctl, /dev/shm flags.
+live_state() {
+  nft list ruleset
+  cat /proc/sys/net/ipv4/conf/all/log_martians
+  grep ' /dev/shm ' /proc/mounts
+}
+picture() { fingerprint; live_state; }
 pc() { "$BIN" "$@" --state-dir "$T/state"; }
 pcp() { "$BIN" "$@" --profile "$T/profile.toml"; }
 "#;
