@@ -29,7 +29,6 @@ fresh_profile
 pcp apply --yes --confirm-timeout 120s --state-dir "$T/state"
 lap_ssh 2222 admin && echo "CHECK admin key login on 2222 works"
 # Password login is not even offered; root is refused even with a valid key.
-echo "root:$(head -c 12 /dev/urandom | base64)" | chpasswd
 mkdir -p /root/.ssh && cp "$T/adminkey.pub" /root/.ssh/authorized_keys
 if lap_ssh 2222 root 2>"$T/root.err"; then echo "root login worked"; exit 1; fi
 echo "CHECK root login refused"
@@ -145,8 +144,12 @@ fn a_failure_at_each_step_leaves_everything_byte_identical() {
         r#"
 start_sshd
 make_user olduser
+# A root password, so locking it is part of the plan (usermod rewrites /etc/shadow and /etc/shadow-).
+echo "root:$(head -c 12 /dev/urandom | base64)" | chpasswd
 fresh_profile
 picture > "$T/before"
+pcp plan > "$T/plan0"
+grep -q 'usermod --lock root' "$T/plan0"
 for step in admin firewall ssh sysctl mounts updates; do
   if PORTCULLIS_FAIL_AT=$step pcp apply --yes --no-confirm --state-dir "$T/state" >"$T/out" 2>"$T/err"; then
     echo "apply did not fail at $step"; exit 1
@@ -213,6 +216,7 @@ fn rollback_after_a_confirmed_apply_restores_every_byte() {
 printf 'PasswordAuthentication yes\n' > /etc/ssh/sshd_config.d/50-cloud-init.conf
 start_sshd
 make_user olduser
+echo "root:$(head -c 12 /dev/urandom | base64)" | chpasswd
 fresh_profile
 picture > "$T/before"
 pcp apply --yes --confirm-timeout 60s --state-dir "$T/state"

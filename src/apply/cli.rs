@@ -141,15 +141,15 @@ fn ask(question: &str) -> anyhow::Result<bool> {
 
 pub fn run_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let profile = load_profile(&args.profile.profile)?;
-    let root = live_root();
-    let snap = read_snapshot(&root, &profile)?;
     let over_ssh = std::env::var_os("SSH_CONNECTION").is_some();
     let timeout = match (&args.confirm_timeout, over_ssh && !args.no_confirm) {
         (Some(t), _) => Some(confirm::parse_duration(t).map_err(|e| anyhow!(e))?),
         (None, true) => Some(confirm::parse_duration(DEFAULT_CONFIRM).map_err(|e| anyhow!(e))?),
         (None, false) => None,
     };
+    let profile = load_profile(&args.profile.profile)?;
+    let root = live_root();
+    let snap = read_snapshot(&root, &profile)?;
     // While awaiting confirmation the old SSH port(s) and this session's address stay open.
     let keep = match timeout {
         Some(_) => KeepOpen {

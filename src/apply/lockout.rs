@@ -16,7 +16,12 @@ pub fn closes_a_door(profile: &Profile) -> bool {
 
 /// Everything we can know before changing anything. Err: why apply refuses, and what to do.
 pub fn precheck(profile: &Profile, snap: &Snapshot, plan: &Plan) -> Result<(), String> {
-    if !closes_a_door(profile) {
+    // Only a plan that changes sshd or locks a password can shut anyone out.
+    let risky = plan
+        .changes
+        .iter()
+        .any(|c| c.step == super::Step::Ssh || matches!(c.action, Action::LockPassword { .. }));
+    if !closes_a_door(profile) || !risky {
         return Ok(());
     }
     let refuse = |why: String| {

@@ -14,6 +14,8 @@ pub mod init;
 pub mod lockout;
 pub mod mounts;
 pub mod plan;
+#[cfg(test)]
+mod plan_tests;
 pub mod ssh;
 pub mod sysctl;
 pub mod txn;

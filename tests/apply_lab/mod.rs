@@ -172,7 +172,7 @@ fresh_profile() {
 user = "admin"
 authorized_keys = ["$ADMINKEY"]
 sudo = "nopassword"
-lock_root_password = false
+lock_root_password = true
 [ssh]
 port = 2222
 permit_root_login = "no"
