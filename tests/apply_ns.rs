@@ -44,6 +44,8 @@ echo "CHECK port 22 closed after confirm"
 rm /root/.ssh/authorized_keys
 pcp plan --json > "$T/plan2.json"
 grep -q '"changes": \[\]' "$T/plan2.json" && echo "CHECK second plan empty" || { cat "$T/plan2.json"; exit 1; }
+pcp apply --yes --no-confirm --state-dir "$T/state" > "$T/apply2"
+grep -q 'Nothing to change' "$T/apply2" && echo "CHECK second apply changes nothing"
 pc history
 "#,
     );
@@ -54,6 +56,7 @@ pc history
         "old port kept open",
         "port 22 closed after confirm",
         "second plan empty",
+        "second apply changes nothing",
     ] {
         assert!(
             out.contains(&format!("CHECK {check}")),

@@ -148,6 +148,11 @@ pub fn run_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         (None, false) => None,
     };
     let profile = load_profile(&args.profile.profile)?;
+    if let Some(id) = latest(&args.state.state_dir, &[Status::AwaitingConfirm]) {
+        bail!(
+            "transaction {id} awaits confirmation: run `portcullis confirm` or `portcullis rollback` first"
+        );
+    }
     let root = live_root();
     let snap = read_snapshot(&root, &profile)?;
     // While awaiting confirmation the old SSH port(s) and this session's address stay open.

@@ -108,6 +108,10 @@ impl Lab {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        // bench/apply/run.sh reads the scenario's own output (apply prints how long it took).
+        if std::env::var_os("PORTCULLIS_LAB_SHOW").is_some() {
+            eprintln!("{text}");
+        }
         (out.status.success(), text)
     }
 }
