@@ -46,6 +46,7 @@ pcp plan --json > "$T/plan2.json"
 grep -q '"changes": \[\]' "$T/plan2.json" && echo "CHECK second plan empty" || { cat "$T/plan2.json"; exit 1; }
 pcp apply --yes --no-confirm --state-dir "$T/state" > "$T/apply2"
 grep -q 'Nothing to change' "$T/apply2" && echo "CHECK second apply changes nothing"
+grep -q "ExecStart=$BIN guard run --config $T/profile.toml" /etc/systemd/system/portcullis-guard.service && echo "CHECK guard unit written"
 pc history
 "#,
     );
@@ -57,6 +58,7 @@ pc history
         "port 22 closed after confirm",
         "second plan empty",
         "second apply changes nothing",
+        "guard unit written",
     ] {
         assert!(
             out.contains(&format!("CHECK {check}")),
@@ -153,7 +155,7 @@ fresh_profile
 picture > "$T/before"
 pcp plan > "$T/plan0"
 grep -q 'usermod --lock root' "$T/plan0"
-for step in admin firewall ssh sysctl mounts updates; do
+for step in admin firewall ssh guard sysctl mounts updates; do
   if PORTCULLIS_FAIL_AT=$step pcp apply --yes --no-confirm --state-dir "$T/state" >"$T/out" 2>"$T/err"; then
     echo "apply did not fail at $step"; exit 1
   fi
@@ -166,7 +168,9 @@ for step in admin firewall ssh sysctl mounts updates; do
 done
 "#,
     );
-    for step in ["admin", "firewall", "ssh", "sysctl", "mounts", "updates"] {
+    for step in [
+        "admin", "firewall", "ssh", "guard", "sysctl", "mounts", "updates",
+    ] {
         assert!(
             out.contains(&format!("CHECK {step} rolled back")),
             "missing {step}:\n{out}"

@@ -105,20 +105,29 @@ fn load_profile(path: &Path) -> anyhow::Result<Profile> {
     Profile::load(path).map_err(|e| anyhow!("{e}"))
 }
 
-fn read_snapshot(root: &Root, profile: &Profile) -> anyhow::Result<Snapshot> {
-    snapshot::read(
+fn read_snapshot(root: &Root, profile: &Profile, profile_path: &Path) -> anyhow::Result<Snapshot> {
+    let mut snap = snapshot::read(
         root,
         &plan::paths(profile),
         profile.admin.user.as_deref(),
         &super::sysctl::keys(profile),
     )
-    .map_err(|e| anyhow!("reading the host: {e}"))
+    .map_err(|e| anyhow!("reading the host: {e}"))?;
+    snap.exe = std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "/usr/bin/portcullis".into());
+    snap.profile_path = std::fs::canonicalize(profile_path)
+        .unwrap_or_else(|_| profile_path.to_path_buf())
+        .to_string_lossy()
+        .into_owned();
+    Ok(snap)
 }
 
 pub fn run_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let profile = load_profile(&args.profile.profile)?;
     let root = live_root();
-    let snap = read_snapshot(&root, &profile)?;
+    let snap = read_snapshot(&root, &profile, &args.profile.profile)?;
     let p = plan::plan(&profile, &snap, &KeepOpen::default());
     if args.json {
         println!("{}", serde_json::to_string_pretty(&plan::render_json(&p))?);
@@ -154,7 +163,7 @@ pub fn run_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let root = live_root();
-    let snap = read_snapshot(&root, &profile)?;
+    let snap = read_snapshot(&root, &profile, &args.profile.profile)?;
     // While awaiting confirmation the old SSH port(s) and this session's address stay open.
     let keep = match timeout {
         Some(_) => KeepOpen {
@@ -254,8 +263,9 @@ pub fn run_confirm(args: &ConfirmArgs) -> anyhow::Result<ExitCode> {
     let root = live_root();
     confirm::disarm(&root, &txn);
     // The trial is over: the firewall drops what was kept open (old SSH port, this session's address).
-    let profile = load_profile(Path::new(&txn.manifest.profile))?;
-    let snap = read_snapshot(&root, &profile)?;
+    let profile_path = PathBuf::from(&txn.manifest.profile);
+    let profile = load_profile(&profile_path)?;
+    let snap = read_snapshot(&root, &profile, &profile_path)?;
     let p = plan::plan(&profile, &snap, &KeepOpen::default());
     let fw: Vec<&super::Change> = p
         .changes

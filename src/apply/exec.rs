@@ -152,6 +152,11 @@ fn perform(ctx: &Ctx, action: &Action, txn: &mut Txn) -> Result<(), String> {
             txn.record(Undo::Firewall)?;
             service::nft_load(ctx.root, file)
         }
+        Action::EnableUnit { unit } => {
+            txn.record(Undo::Unit(unit.clone()))?;
+            service::run(&["systemctl".into(), "daemon-reload".into()])?;
+            service::run(&action.command().unwrap_or_default()).map(|_| ())
+        }
         Action::SetSysctl { values } => {
             for (key, value) in values {
                 let old = ctx.snap.sysctl_live.get(key).cloned().unwrap_or_default();

@@ -9,6 +9,7 @@ pub mod confirm;
 pub mod diff;
 pub mod exec;
 pub mod firewall;
+pub mod guard;
 pub mod history;
 pub mod init;
 pub mod lockout;
@@ -31,16 +32,18 @@ pub enum Step {
     Admin,
     Firewall,
     Ssh,
+    Guard,
     Sysctl,
     Mounts,
     Updates,
 }
 
 impl Step {
-    pub const ALL: [Step; 6] = [
+    pub const ALL: [Step; 7] = [
         Step::Admin,
         Step::Firewall,
         Step::Ssh,
+        Step::Guard,
         Step::Sysctl,
         Step::Mounts,
         Step::Updates,
@@ -50,6 +53,7 @@ impl Step {
             Step::Admin => "admin",
             Step::Firewall => "firewall",
             Step::Ssh => "ssh",
+            Step::Guard => "guard",
             Step::Sysctl => "sysctl",
             Step::Mounts => "mounts",
             Step::Updates => "updates",
@@ -89,6 +93,8 @@ pub enum Action {
     LockPassword { user: String },
     /// `nft -f FILE` (checked with `nft -c` first).
     LoadFirewall { file: String },
+    /// `systemctl daemon-reload` and `systemctl enable --now UNIT`.
+    EnableUnit { unit: String },
     /// Live kernel values (sysctl -w).
     SetSysctl { values: Vec<(String, String)> },
     /// `mount -o remount,bind,OPTS TARGET`: per-mount flags only.
@@ -118,6 +124,7 @@ impl Action {
             ]),
             Action::LockPassword { user } => v(&["usermod", "--lock", user]),
             Action::LoadFirewall { file } => v(&["nft", "-f", file]),
+            Action::EnableUnit { unit } => v(&["systemctl", "enable", "--now", unit]),
             Action::SetSysctl { values } => {
                 let mut c = v(&["sysctl", "-w"]);
                 c.extend(values.iter().map(|(k, val)| format!("{k}={val}")));

@@ -18,15 +18,10 @@ pub fn plan(profile: &Profile, snap: &Snapshot, keep: &KeepOpen) -> Plan {
     super::admin::plan(profile, snap, &mut plan);
     super::firewall::plan(profile, snap, keep, &mut plan);
     super::ssh::plan(profile, snap, &mut plan);
+    super::guard::plan(profile, snap, &mut plan);
     super::sysctl::plan(profile, snap, &mut plan);
     super::mounts::plan(profile, snap, &mut plan);
     super::updates::plan(profile, snap, &mut plan);
-    if profile.guard.is_some() {
-        plan.notes.push((
-            Step::Admin,
-            "[guard]: apply does not install the guard unit yet; run `portcullis guard run` yourself".into(),
-        ));
-    }
     if profile.packages.upgrade {
         plan.notes.push((
             Step::Updates,
@@ -50,6 +45,7 @@ pub fn paths(profile: &Profile) -> Vec<String> {
     .iter()
     .map(|s| s.to_string())
     .collect();
+    p.extend(super::guard::watched_paths().iter().map(|s| s.to_string()));
     if let Some(f) = &profile.admin.authorized_keys_file {
         p.push(f.clone());
     }

@@ -64,7 +64,7 @@ fn debian_host() -> Snapshot {
 
 fn profile() -> Profile {
     let text = format!(
-        "[admin]\nuser = \"admin\"\nauthorized_keys = [\"{KEY}\"]\nsudo = \"nopassword\"\n[ssh]\nport = 2222\n[sysctl]\nharden = false\n[sysctl.set]\n\"net.ipv4.tcp_syncookies\" = 1\n[packages]\nupgrade = false\n"
+        "[admin]\nuser = \"admin\"\nauthorized_keys = [\"{KEY}\"]\nsudo = \"nopassword\"\n[ssh]\nport = 2222\n[sysctl]\nharden = false\n[sysctl.set]\n\"net.ipv4.tcp_syncookies\" = 1\n[packages]\nupgrade = false\n[guard]\nbantime = \"10m\"\n"
     );
     Profile::parse(&text, "test.toml").unwrap()
 }
@@ -108,6 +108,10 @@ fn simulate(snap: &mut Snapshot, p: &Plan) {
             Action::SetSysctl { values } => snap.sysctl_live.extend(values.iter().cloned()),
             Action::Remount { options, .. } => snap.dev_shm_live = Some(options.clone()),
             Action::MakeDir { .. } => {}
+            Action::EnableUnit { .. } => {
+                let link = "/etc/systemd/system/multi-user.target.wants/portcullis-guard.service";
+                snap.files.insert(link.into(), file("unit", 0o644));
+            }
         }
     }
     // sshd now listens where the profile says.
@@ -117,17 +121,13 @@ fn simulate(snap: &mut Snapshot, p: &Plan) {
 #[test]
 fn fresh_host_plan_covers_every_step_and_a_second_plan_is_empty() {
     let mut snap = debian_host();
+    snap.systemd = true;
+    snap.exe = "/usr/bin/portcullis".into();
+    snap.profile_path = "/etc/portcullis/portcullis.toml".into();
     let prof = profile();
     let first = plan(&prof, &snap, &KeepOpen::default());
     let steps = first.steps();
-    for s in [
-        Step::Admin,
-        Step::Firewall,
-        Step::Ssh,
-        Step::Sysctl,
-        Step::Mounts,
-        Step::Updates,
-    ] {
+    for s in Step::ALL {
         assert!(steps.contains(&s), "no {s:?} change in {steps:?}");
     }
     assert!(matches!(first.changes[0].action, Action::CreateUser { .. }));
@@ -155,6 +155,18 @@ fn fresh_host_plan_covers_every_step_and_a_second_plan_is_empty() {
             .iter()
             .any(|(_, n)| n.contains("50-cloud-init.conf"))
     );
+    let unit = first
+        .changes
+        .iter()
+        .find(|c| c.path() == Some(super::guard::UNIT_FILE))
+        .unwrap();
+    assert!(unit.diff.contains(
+        "+ExecStart=/usr/bin/portcullis guard run --config /etc/portcullis/portcullis.toml"
+    ));
+    assert!(first.changes.iter().any(|c| c.action
+        == Action::EnableUnit {
+            unit: "portcullis-guard.service".into()
+        }));
     lockout::precheck(&prof, &snap, &first).unwrap();
     simulate(&mut snap, &first);
     let second = plan(&prof, &snap, &KeepOpen::default());

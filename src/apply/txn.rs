@@ -78,6 +78,8 @@ pub enum Undo {
     },
     /// Our table was loaded: re-sync it with the restored file (or delete it).
     Firewall,
+    /// A unit we enabled and started: stopped and disabled again.
+    Unit(String),
     /// sshd was reloaded: reload again with the restored config.
     Sshd {
         socket: bool,
@@ -230,6 +232,17 @@ impl Txn {
     /// reverted, services reloaded. Keeps going past errors and reports them all.
     pub fn rollback(&mut self, root: &Root) -> Result<(), String> {
         let mut errors = Vec::new();
+        // Units first: `systemctl disable` needs the unit file that the restore may remove.
+        let mut units = false;
+        for u in self.manifest.undo.iter().rev() {
+            if let Undo::Unit(unit) = u {
+                units = true;
+                let argv = ["systemctl", "disable", "--now", unit.as_str()];
+                if let Err(e) = service::run(&argv.map(String::from)) {
+                    errors.push(e);
+                }
+            }
+        }
         for b in self.manifest.files.iter().rev() {
             let r = match &b.blob {
                 None => write::remove_file(root, &b.path),
@@ -259,6 +272,7 @@ impl Txn {
                     let opts = format!("remount,bind,{}", options.join(","));
                     service::run(&["mount".into(), "-o".into(), opts, target.clone()]).map(|_| ())
                 }
+                Undo::Unit(_) => Ok(()),
                 Undo::Firewall => {
                     firewall = true;
                     Ok(())
@@ -269,6 +283,11 @@ impl Txn {
                 }
             };
             if let Err(e) = r {
+                errors.push(e);
+            }
+        }
+        if units {
+            if let Err(e) = service::run(&["systemctl".into(), "daemon-reload".into()]) {
                 errors.push(e);
             }
         }

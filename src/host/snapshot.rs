@@ -39,6 +39,9 @@ pub struct Snapshot {
     pub nft_installed: bool,
     pub systemd: bool,
     pub unattended_installed: bool,
+    /// How this portcullis was invoked (for units that run it): our binary and the profile given.
+    pub exe: String,
+    pub profile_path: String,
 }
 
 impl Snapshot {

@@ -191,6 +191,8 @@ harden = false
 "net.ipv4.tcp_syncookies" = 1
 [packages]
 upgrade = false
+[guard]
+bantime = "10m"
 PROFILE
 }
 # make_user NAME: an existing account that logs in with the lab key (created before the "before" picture).
