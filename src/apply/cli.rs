@@ -106,6 +106,11 @@ fn load_profile(path: &Path) -> anyhow::Result<Profile> {
 }
 
 fn read_snapshot(root: &Root, profile: &Profile, profile_path: &Path) -> anyhow::Result<Snapshot> {
+    if !crate::host::service::is_root() {
+        bail!(
+            "plan and apply need root (they read /etc/shadow and sudoers, run sshd -T and nft): use sudo"
+        );
+    }
     let mut snap = snapshot::read(
         root,
         &plan::paths(profile),
@@ -167,7 +172,12 @@ pub fn run_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     // While awaiting confirmation the old SSH port(s) and this session's address stay open.
     let keep = match timeout {
         Some(_) => KeepOpen {
-            ports: snap.sshd_ports.clone(),
+            // sshd -T could not say: keep the default port rather than nothing.
+            ports: if snap.sshd_ports.is_empty() {
+                vec![22]
+            } else {
+                snap.sshd_ports.clone()
+            },
             client: snap.client_addr.clone(),
         },
         None => KeepOpen::default(),
@@ -261,6 +271,7 @@ pub fn run_confirm(args: &ConfirmArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let root = live_root();
+    warn_if_old_session(&txn);
     confirm::disarm(&root, &txn);
     // The trial is over: the firewall drops what was kept open (old SSH port, this session's address).
     let profile_path = PathBuf::from(&txn.manifest.profile);
@@ -291,6 +302,28 @@ pub fn run_confirm(args: &ConfirmArgs) -> anyhow::Result<ExitCode> {
     txn.save().map_err(|e| anyhow!(e))?;
     println!("Transaction {id} confirmed; the automatic revert is disarmed.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Confirming from the session that ran apply proves nothing about the new path in: say so.
+fn warn_if_old_session(txn: &Txn) {
+    let Some(conn) = std::env::var("SSH_CONNECTION").ok() else {
+        return;
+    };
+    let server_port = conn
+        .split_whitespace()
+        .nth(3)
+        .and_then(|p| p.parse::<u16>().ok());
+    let Ok(profile) = Profile::load(Path::new(&txn.manifest.profile)) else {
+        return;
+    };
+    if let (Some(here), Some(new)) = (server_port, profile.ssh.port) {
+        if here != new {
+            eprintln!(
+                "portcullis: warning: this session came in on port {here}, not the new port {new}; \
+                 confirming is only safe once a new session on port {new} works"
+            );
+        }
+    }
 }
 
 pub fn run_rollback(args: &RollbackArgs) -> anyhow::Result<ExitCode> {

@@ -50,6 +50,18 @@ pub fn nft_path(root: &Root) -> Option<String> {
     find_program(root, &["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"])
 }
 
+/// We run with effective uid 0 (from /proc, so no libc binding is needed).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
 /// systemd is the running init (not merely installed): what `sd_booted()` checks.
 pub fn systemd_running(root: &Root) -> bool {
     root.path("/run/systemd/system").is_dir()
