@@ -152,6 +152,12 @@ fn perform(ctx: &Ctx, action: &Action, txn: &mut Txn) -> Result<(), String> {
             txn.record(Undo::Firewall)?;
             service::nft_load(ctx.root, file)
         }
+        Action::UpgradePackages { autoremove } => {
+            for argv in super::packages::commands(*autoremove) {
+                service::run_visible(&argv, super::packages::APT_ENV)?;
+            }
+            Ok(())
+        }
         Action::EnableUnit { unit } => {
             txn.record(Undo::Unit(unit.clone()))?;
             service::run(&["systemctl".into(), "daemon-reload".into()])?;

@@ -14,6 +14,7 @@ pub mod history;
 pub mod init;
 pub mod lockout;
 pub mod mounts;
+pub mod packages;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;
@@ -36,10 +37,12 @@ pub enum Step {
     Sysctl,
     Mounts,
     Updates,
+    /// Last: package upgrades cannot be rolled back, so they run only when everything else has worked.
+    Packages,
 }
 
 impl Step {
-    pub const ALL: [Step; 7] = [
+    pub const ALL: [Step; 8] = [
         Step::Admin,
         Step::Firewall,
         Step::Ssh,
@@ -47,6 +50,7 @@ impl Step {
         Step::Sysctl,
         Step::Mounts,
         Step::Updates,
+        Step::Packages,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -57,6 +61,7 @@ impl Step {
             Step::Sysctl => "sysctl",
             Step::Mounts => "mounts",
             Step::Updates => "updates",
+            Step::Packages => "packages",
         }
     }
     pub fn parse(name: &str) -> Option<Step> {
@@ -95,6 +100,8 @@ pub enum Action {
     LoadFirewall { file: String },
     /// `systemctl daemon-reload` and `systemctl enable --now UNIT`.
     EnableUnit { unit: String },
+    /// apt-get update, upgrade (keeping our config files), then autoremove and autoclean. Not undone.
+    UpgradePackages { autoremove: bool },
     /// Live kernel values (sysctl -w).
     SetSysctl { values: Vec<(String, String)> },
     /// `mount -o remount,bind,OPTS TARGET`: per-mount flags only.
@@ -124,6 +131,14 @@ impl Action {
             ]),
             Action::LockPassword { user } => v(&["usermod", "--lock", user]),
             Action::LoadFirewall { file } => v(&["nft", "-f", file]),
+            Action::UpgradePackages { autoremove } => {
+                let mut c = v(&["apt-get", "update", "&&", "apt-get", "-y", "upgrade"]);
+                if *autoremove {
+                    c.extend(v(&["&&", "apt-get", "-y", "autoremove"]));
+                }
+                c.extend(v(&["&&", "apt-get", "autoclean"]));
+                c
+            }
             Action::EnableUnit { unit } => v(&["systemctl", "enable", "--now", unit]),
             Action::SetSysctl { values } => {
                 let mut c = v(&["sysctl", "-w"]);

@@ -22,12 +22,7 @@ pub fn plan(profile: &Profile, snap: &Snapshot, keep: &KeepOpen) -> Plan {
     super::sysctl::plan(profile, snap, &mut plan);
     super::mounts::plan(profile, snap, &mut plan);
     super::updates::plan(profile, snap, &mut plan);
-    if profile.packages.upgrade {
-        plan.notes.push((
-            Step::Updates,
-            "[packages] upgrade: apply does not run apt-get upgrade yet; run it yourself".into(),
-        ));
-    }
+    super::packages::plan(profile, snap, &mut plan);
     plan
 }
 

@@ -64,7 +64,7 @@ fn debian_host() -> Snapshot {
 
 fn profile() -> Profile {
     let text = format!(
-        "[admin]\nuser = \"admin\"\nauthorized_keys = [\"{KEY}\"]\nsudo = \"nopassword\"\n[ssh]\nport = 2222\n[sysctl]\nharden = false\n[sysctl.set]\n\"net.ipv4.tcp_syncookies\" = 1\n[packages]\nupgrade = false\n[guard]\nbantime = \"10m\"\n"
+        "[admin]\nuser = \"admin\"\nauthorized_keys = [\"{KEY}\"]\nsudo = \"nopassword\"\n[ssh]\nport = 2222\n[sysctl]\nharden = false\n[sysctl.set]\n\"net.ipv4.tcp_syncookies\" = 1\n[packages]\nupgrade = true\n[guard]\nbantime = \"10m\"\n"
     );
     Profile::parse(&text, "test.toml").unwrap()
 }
@@ -108,6 +108,7 @@ fn simulate(snap: &mut Snapshot, p: &Plan) {
             Action::SetSysctl { values } => snap.sysctl_live.extend(values.iter().cloned()),
             Action::Remount { options, .. } => snap.dev_shm_live = Some(options.clone()),
             Action::MakeDir { .. } => {}
+            Action::UpgradePackages { .. } => snap.pending_upgrades = Some(0),
             Action::EnableUnit { .. } => {
                 let link = "/etc/systemd/system/multi-user.target.wants/portcullis-guard.service";
                 snap.files.insert(link.into(), file("unit", 0o644));
@@ -122,6 +123,7 @@ fn simulate(snap: &mut Snapshot, p: &Plan) {
 fn fresh_host_plan_covers_every_step_and_a_second_plan_is_empty() {
     let mut snap = debian_host();
     snap.systemd = true;
+    snap.pending_upgrades = Some(2);
     snap.exe = "/usr/bin/portcullis".into();
     snap.profile_path = "/etc/portcullis/portcullis.toml".into();
     let prof = profile();

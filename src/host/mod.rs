@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 /// The nftables table (family inet) that portcullis owns; nothing else in the ruleset is touched.
 pub const FW_TABLE: &str = "portcullis-fw";
 
-pub use collect::{Wanted, collect};
+pub use collect::{Wanted, collect, pending_updates};
 pub use root::{FileMeta, ReadError, Root};
 pub use sshd::Origin;
 

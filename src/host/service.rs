@@ -30,6 +30,22 @@ pub fn run_for(argv: &[String], timeout: Duration) -> Result<String, String> {
     }
 }
 
+/// Runs a long command with its output on our terminal (apt's progress bar), with extra environment.
+pub fn run_visible(argv: &[String], env: &[(&str, &str)]) -> Result<(), String> {
+    let (prog, args) = argv.split_first().ok_or("empty command")?;
+    let status = std::process::Command::new(prog)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run {prog}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{} failed ({status})", argv.join(" ")))
+    }
+}
+
 pub fn argv(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()
 }

@@ -39,6 +39,9 @@ pub struct Snapshot {
     pub nft_installed: bool,
     pub systemd: bool,
     pub unattended_installed: bool,
+    /// Upgradable packages per the apt lists (None: unknown, with the reason in `pending_note`).
+    pub pending_upgrades: Option<usize>,
+    pub pending_note: String,
     /// How this portcullis was invoked (for units that run it): our binary and the profile given.
     pub exe: String,
     pub profile_path: String,
@@ -127,6 +130,10 @@ fn read_live(root: &Root, snap: &mut Snapshot, sysctl_keys: &[String]) {
     let live = mounts::parse_mounts(&root.read("/proc/self/mounts").unwrap_or_default());
     snap.dev_shm_live = mounts::mount_at(&live, "/dev/shm").map(|m| m.options.clone());
     snap.fw_table_loaded = service::nft_has_table(root, "inet", crate::host::FW_TABLE);
+    match super::pending_updates(root) {
+        super::Pending::Known { total, .. } => snap.pending_upgrades = Some(total),
+        super::Pending::Unknown(why) => snap.pending_note = why,
+    }
 }
 
 impl Snapshot {
