@@ -3,7 +3,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
@@ -13,6 +13,7 @@ use crate::host::snapshot::{self, Snapshot};
 use crate::profile::Profile;
 
 use super::exec::{self, Ctx};
+use super::lock::StateLock;
 use super::plan::{self, KeepOpen};
 use super::txn::{Status, Txn};
 use super::{Step, confirm, history, init, lockout};
@@ -162,6 +163,8 @@ pub fn run_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         (None, false) => None,
     };
     let profile = load_profile(&args.profile.profile)?;
+    let _lock =
+        StateLock::acquire(&args.state.state_dir, Duration::ZERO).map_err(|e| anyhow!(e))?;
     if let Some(id) = latest(&args.state.state_dir, &[Status::AwaitingConfirm]) {
         bail!(
             "transaction {id} awaits confirmation: run `portcullis confirm` or `portcullis rollback` first"
@@ -258,6 +261,7 @@ fn latest(state: &Path, wanted: &[Status]) -> Option<String> {
 
 pub fn run_confirm(args: &ConfirmArgs) -> anyhow::Result<ExitCode> {
     let state = &args.state.state_dir;
+    let _lock = StateLock::acquire(state, Duration::from_secs(10)).map_err(|e| anyhow!(e))?;
     let id = match &args.txn {
         Some(id) => id.clone(),
         None => latest(state, &[Status::AwaitingConfirm])
@@ -331,8 +335,10 @@ pub fn run_rollback(args: &RollbackArgs) -> anyhow::Result<ExitCode> {
     let root = live_root();
     if let Some(id) = &args.if_unconfirmed {
         if let Some(secs) = args.after {
-            std::thread::sleep(std::time::Duration::from_secs(secs));
+            std::thread::sleep(Duration::from_secs(secs));
         }
+        // Wait out a confirm (or anything else) in progress, then decide on the status it left.
+        let _lock = StateLock::acquire(state, Duration::from_secs(120)).map_err(|e| anyhow!(e))?;
         let mut txn = Txn::load(state, id).map_err(|e| anyhow!(e))?;
         if txn.manifest.status != Status::AwaitingConfirm {
             println!(
@@ -345,6 +351,7 @@ pub fn run_rollback(args: &RollbackArgs) -> anyhow::Result<ExitCode> {
         println!("transaction {id} was not confirmed in time: rolled back");
         return Ok(ExitCode::SUCCESS);
     }
+    let _lock = StateLock::acquire(state, Duration::from_secs(10)).map_err(|e| anyhow!(e))?;
     let in_effect = [Status::Applied, Status::AwaitingConfirm, Status::Confirmed];
     let id = match &args.txn {
         Some(id) => id.clone(),

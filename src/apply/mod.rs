@@ -12,6 +12,7 @@ pub mod firewall;
 pub mod guard;
 pub mod history;
 pub mod init;
+pub mod lock;
 pub mod lockout;
 pub mod mounts;
 pub mod packages;
