@@ -188,7 +188,14 @@ start_sshd
 make_user olduser
 fresh_profile
 picture > "$T/before"
-pcp apply --yes --confirm-timeout 3s --state-dir "$T/state"
+# apply runs in a session of its own, like an SSH login; the whole session is hung up right after.
+setsid bash -c '"$BIN" apply --yes --confirm-timeout 3s --profile "$T/profile.toml" --state-dir "$T/state" \
+  > "$T/apply.out" 2>&1; echo finished >> "$T/apply.out"; sleep 60' &
+SESSION=$!
+for i in $(seq 1 50); do grep -q finished "$T/apply.out" && break; sleep 0.1; done
+grep -q 'Applied as transaction' "$T/apply.out" || { cat "$T/apply.out"; exit 1; }
+kill -HUP -- -"$SESSION"
+echo "CHECK apply's session hung up"
 lap_ssh 2222 admin && echo "CHECK new port works during the trial"
 for i in $(seq 1 40); do
   pc history > "$T/h"
@@ -203,6 +210,7 @@ lap_ssh 22 olduser && echo "CHECK old port works again"
 "#,
     );
     for check in [
+        "apply's session hung up",
         "new port works during the trial",
         "reverted byte-identical",
         "old port works again",
