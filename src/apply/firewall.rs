@@ -112,6 +112,16 @@ pub fn plan(profile: &Profile, snap: &Snapshot, keep: &KeepOpen, plan: &mut Plan
         ));
         return;
     }
+    if backend == Backend::Auto && snap.ufw_enabled {
+        // A second filter beside ufw would drop what ufw allows but the profile does not list.
+        plan.notes.push((
+            Step::Firewall,
+            "ufw is enabled and backend is \"auto\": firewall step skipped (ufw is not handled yet; \
+             backend = \"nftables\" adds portcullis's table beside ufw)"
+                .into(),
+        ));
+        return;
+    }
     if !snap.nft_installed {
         plan.notes.push((
             Step::Firewall,
@@ -192,5 +202,23 @@ mod tests {
         assert!(r.contains("ip saddr 192.0.2.2 accept"), "{r}");
         let final_r = ruleset(&p, &snap, &KeepOpen::default());
         assert!(final_r.contains("tcp dport { 2222 } accept"), "{final_r}");
+    }
+
+    #[test]
+    fn auto_backend_leaves_an_enabled_ufw_alone() {
+        let snap = Snapshot {
+            ufw_enabled: true,
+            nft_installed: true,
+            ..Default::default()
+        };
+        let mut p = Plan::default();
+        plan(&Profile::default(), &snap, &KeepOpen::default(), &mut p);
+        assert!(p.changes.is_empty());
+        assert!(p.notes[0].1.contains("ufw is enabled"));
+        let mut prof = Profile::default();
+        prof.firewall.backend = Backend::Nftables;
+        let mut p = Plan::default();
+        plan(&prof, &snap, &KeepOpen::default(), &mut p);
+        assert!(!p.changes.is_empty());
     }
 }
