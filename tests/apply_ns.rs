@@ -252,3 +252,30 @@ grep -q 'rolled-back' "$T/h" && echo "CHECK history shows it"
         );
     }
 }
+
+#[test]
+fn apply_fails_and_rolls_back_when_nothing_listens_on_the_new_port() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+# The pid file names a process that is not sshd: the reload reaches it, but port 2222 never opens
+# (what a socket unit pinning another port looks like from here).
+sleep 300 &
+echo $! > /run/sshd.pid
+fresh_profile
+picture > "$T/before"
+if pcp apply --yes --no-confirm --state-dir "$T/state" 2>"$T/err"; then echo "applied"; exit 1; fi
+cat "$T/err"
+grep -q 'step \[ssh\] failed: after reloading sshd (kill -HUP' "$T/err" && echo "CHECK refused: no listener"
+picture > "$T/after"
+diff "$T/before" "$T/after" && echo "CHECK nothing changed"
+"#,
+    );
+    for check in ["refused: no listener", "nothing changed"] {
+        assert!(
+            out.contains(&format!("CHECK {check}")),
+            "missing {check}:\n{out}"
+        );
+    }
+}

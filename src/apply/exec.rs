@@ -234,8 +234,29 @@ fn activate_sshd(ctx: &Ctx, txn: &mut Txn) -> Result<(), String> {
     }
     let socket = ctx.snap.ssh_socket && ctx.profile.ssh.port.is_some();
     txn.record(Undo::Sshd { socket })?;
-    service::reload_sshd(ctx.root, socket)?;
-    verify_effective(ctx, &sshd)
+    let how = service::reload_sshd(ctx.root, socket)?;
+    verify_effective(ctx, &sshd)?;
+    // No sshd running (console-only host): nothing was listening before either.
+    let running = !how.contains("nothing to reload");
+    if let (Some(port), true) = (ctx.profile.ssh.port, running) {
+        wait_for_listener(ctx, port, &how)?;
+    }
+    Ok(())
+}
+
+/// The config can say 2222 while sshd (or ssh.socket) still listens elsewhere: only a listener proves it.
+fn wait_for_listener(ctx: &Ctx, port: u16, how: &str) -> Result<(), String> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(3) {
+        if crate::host::snapshot::tcp_listening(ctx.root, port) {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Err(format!(
+        "after reloading sshd ({how}) nothing listens on port {port}; is sshd running, or does an \
+         ssh.socket override (systemctl cat ssh.socket) pin another port?"
+    ))
 }
 
 /// `sshd -T` must now report every value of the drop-in (AllowUsers and algorithm lists are compared loosely).

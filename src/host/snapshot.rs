@@ -149,6 +149,16 @@ impl Snapshot {
     }
 }
 
+/// Something listens on this TCP port (any address, IPv4 or IPv6).
+pub fn tcp_listening(root: &Root, port: u16) -> bool {
+    use super::net::{Proto, parse_proc_net};
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|f| {
+        parse_proc_net(&root.read(f).unwrap_or_default(), Proto::Tcp)
+            .iter()
+            .any(|l| l.port == port)
+    })
+}
+
 /// Public listening sockets (port, "tcp"|"udp"), deduplicated across IPv4 and IPv6.
 pub fn public_listeners(root: &Root) -> Vec<(u16, &'static str)> {
     use super::net::{Proto, parse_proc_net};
