@@ -228,7 +228,8 @@ fn activate_sshd(ctx: &Ctx, txn: &mut Txn) -> Result<(), String> {
             .unwrap_or_else(|| format!("/home/{name}"));
         let keys = format!("{home}/.ssh/authorized_keys");
         txn.backup(ctx.root, &keys)?;
-        keyproof::prove_key_login(ctx.root, &name, &keys, &txn.dir.join("proof"))
+        let v6 = ctx.profile.ssh.address_family == crate::profile::AddressFamily::Inet6;
+        keyproof::prove_key_login(ctx.root, &name, &keys, &txn.dir.join("proof"), v6)
             .map_err(|e| format!("lockout guard: {e}"))?;
         let _ = std::fs::remove_dir_all(txn.dir.join("proof"));
     }

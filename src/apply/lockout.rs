@@ -32,6 +32,9 @@ pub fn precheck(profile: &Profile, snap: &Snapshot, plan: &Plan) -> Result<(), S
     let Some(name) = profile.admin.user.as_deref() else {
         return refuse("no [admin] user is set, so no account is known to keep access".into());
     };
+    if name == "root" && profile.ssh.permit_root_login == RootLogin::No {
+        return refuse("[admin] user is root while [ssh] permit_root_login = \"no\"".into());
+    }
     let created = plan
         .changes
         .iter()

@@ -222,6 +222,15 @@ fn lockout_guard_refuses_what_would_shut_the_operator_out() {
             .contains("no [admin] user")
     );
 
+    let mut prof = profile();
+    prof.admin.user = Some("root".into());
+    let p = plan(&prof, &snap, &KeepOpen::default());
+    assert!(
+        lockout::precheck(&prof, &snap, &p)
+            .unwrap_err()
+            .contains("user is root")
+    );
+
     // sudo with a password, none set, root's password locked: nobody could become root.
     let mut prof = profile();
     prof.admin.sudo = crate::profile::SudoMode::Password;

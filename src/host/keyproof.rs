@@ -25,6 +25,7 @@ pub fn prove_key_login(
     user: &str,
     keys_file: &str,
     scratch: &std::path::Path,
+    ipv6_only: bool,
 ) -> Result<(), String> {
     let sshd = service::sshd_path(root).ok_or("sshd is not installed")?;
     std::fs::create_dir_all(scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
@@ -54,21 +55,27 @@ pub fn prove_key_login(
     }
     with_proof.bytes.extend_from_slice(public.as_bytes());
     write::write_atomic(root, keys_file, &with_proof)?;
-    let result = login(root, &sshd, user, &key_s);
+    let result = login(root, &sshd, user, &key_s, ipv6_only);
     // Put the file back exactly as it was, whatever happened.
     let restored = write::write_atomic(root, keys_file, &before);
     result.and(restored)
 }
 
-fn free_loopback_port() -> Result<u16, String> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no loopback port: {e}"))?;
+fn free_loopback_port(addr: &str) -> Result<u16, String> {
+    let l = TcpListener::bind((addr, 0)).map_err(|e| format!("no loopback port: {e}"))?;
     l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }
 
-fn login(root: &Root, sshd: &str, user: &str, key: &str) -> Result<(), String> {
+fn login(root: &Root, sshd: &str, user: &str, key: &str, ipv6_only: bool) -> Result<(), String> {
     service::ensure_run_sshd(root)?;
-    let port = free_loopback_port()?;
-    let listen = format!("ListenAddress=127.0.0.1:{port}");
+    // The candidate may say AddressFamily inet6: then only ::1 can be bound.
+    let (addr, listen_addr) = if ipv6_only {
+        ("::1", "[::1]")
+    } else {
+        ("127.0.0.1", "127.0.0.1")
+    };
+    let port = free_loopback_port(addr)?;
+    let listen = format!("ListenAddress={listen_addr}:{port}");
     // -o comes before the config file, so these win over it; -D -e: foreground, log to stderr.
     let child = Command::new(sshd)
         .args(["-D", "-e", "-o", &listen, "-o", "PidFile=none"])
@@ -99,7 +106,7 @@ fn login(root: &Root, sshd: &str, user: &str, key: &str) -> Result<(), String> {
         key,
         "-p",
         &port.to_string(),
-        &format!("{user}@127.0.0.1"),
+        &format!("{user}@{addr}"),
         "true",
     ]
     .iter()
