@@ -232,6 +232,10 @@ printf 'PasswordAuthentication yes\n' > /etc/ssh/sshd_config.d/50-cloud-init.con
 start_sshd
 make_user olduser
 echo "root:$(head -c 12 /dev/urandom | base64)" | chpasswd
+# init, run through sudo by olduser: the starter profile names them, their keys and the port in use.
+SUDO_USER=olduser "$BIN" init > "$T/init.toml"
+grep -qx 'user = "olduser"' "$T/init.toml" && grep -qx 'authorized_keys_file = "/home/olduser/.ssh/authorized_keys"' "$T/init.toml" \
+  && grep -qx 'port = 22' "$T/init.toml" && echo "CHECK init fills the profile from the host"
 fresh_profile
 picture > "$T/before"
 pcp apply --yes --confirm-timeout 60s --state-dir "$T/state"
@@ -245,7 +249,12 @@ pc history > "$T/h"
 grep -q 'rolled-back' "$T/h" && echo "CHECK history shows it"
 "#,
     );
-    for check in ["byte-identical", "old port works", "history shows it"] {
+    for check in [
+        "init fills the profile from the host",
+        "byte-identical",
+        "old port works",
+        "history shows it",
+    ] {
         assert!(
             out.contains(&format!("CHECK {check}")),
             "missing {check}:\n{out}"
