@@ -121,7 +121,7 @@ fn read_live(root: &Root, snap: &mut Snapshot, sysctl_keys: &[String]) {
             .map(|v| v.iter().filter_map(|p| p.parse().ok()).collect())
             .unwrap_or_default();
     }
-    snap.ssh_socket = snap.systemd_unit_enabled(root, "ssh.socket");
+    snap.ssh_socket = socket_enabled(root, "ssh.socket");
     snap.client_addr = std::env::var("SSH_CONNECTION")
         .ok()
         .and_then(|c| c.split_whitespace().next().map(str::to_string));
@@ -142,11 +142,10 @@ fn read_live(root: &Root, snap: &mut Snapshot, sysctl_keys: &[String]) {
     }
 }
 
-impl Snapshot {
-    fn systemd_unit_enabled(&self, root: &Root, unit: &str) -> bool {
-        service::systemd_running(root)
-            && root.exists(&format!("/etc/systemd/system/sockets.target.wants/{unit}"))
-    }
+/// A socket unit enabled under a running systemd (then it, not sshd_config alone, decides the port).
+fn socket_enabled(root: &Root, unit: &str) -> bool {
+    service::systemd_running(root)
+        && root.exists(&format!("/etc/systemd/system/sockets.target.wants/{unit}"))
 }
 
 /// Something listens on this TCP port (any address, IPv4 or IPv6).
