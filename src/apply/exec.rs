@@ -158,8 +158,11 @@ fn perform(ctx: &Ctx, action: &Action, txn: &mut Txn) -> Result<(), String> {
             }
             Ok(())
         }
-        Action::EnableUnit { unit } => {
-            txn.record(Undo::Unit(unit.clone()))?;
+        Action::EnableUnit { unit, now } => {
+            txn.record(Undo::Unit {
+                unit: unit.clone(),
+                stop: *now,
+            })?;
             service::run(&["systemctl".into(), "daemon-reload".into()])?;
             service::run(&action.command().unwrap_or_default()).map(|_| ())
         }

@@ -13,6 +13,8 @@ use super::{Action, Plan, ROOT_OWNER, Step};
 
 pub const FW_FILE: &str = "/etc/portcullis/firewall.nft";
 pub const NFT_CONF: &str = "/etc/nftables.conf";
+/// Where `systemctl enable nftables` links the unit (Debian's nftables.service is WantedBy=sysinit.target).
+pub const NFT_ENABLED_LINK: &str = "/etc/systemd/system/sysinit.target.wants/nftables.service";
 
 /// The SSH ports that must stay reachable: the profile's, else the ones sshd uses now, plus the kept ones.
 pub fn ssh_ports(profile: &Profile, snap: &Snapshot, keep: &KeepOpen) -> Vec<u16> {
@@ -172,10 +174,15 @@ pub fn plan(profile: &Profile, snap: &Snapshot, keep: &KeepOpen, plan: &mut Plan
             },
         ));
     }
-    if snap.systemd {
-        plan.notes.push((
+    // Persisted means loaded at boot: nftables.service reads /etc/nftables.conf. Enabled only, not started
+    // now: starting it would run that file's `flush ruleset` over everything loaded (Docker, the guard).
+    if snap.systemd && snap.files.get(NFT_ENABLED_LINK).is_none_or(|f| f.is_none()) {
+        plan.changes.push(command(
             Step::Firewall,
-            "enable nftables.service (systemctl enable nftables) so the table loads at boot".into(),
+            Action::EnableUnit {
+                unit: "nftables.service".into(),
+                now: false,
+            },
         ));
     }
 }

@@ -58,7 +58,10 @@ pub fn plan(profile: &Profile, snap: &Snapshot, plan: &mut Plan) {
     if !enabled {
         plan.changes.push(command(
             Step::Guard,
-            Action::EnableUnit { unit: UNIT.into() },
+            Action::EnableUnit {
+                unit: UNIT.into(),
+                now: true,
+            },
         ));
     }
 }

@@ -99,8 +99,8 @@ pub enum Action {
     LockPassword { user: String },
     /// `nft -f FILE` (checked with `nft -c` first).
     LoadFirewall { file: String },
-    /// `systemctl daemon-reload` and `systemctl enable --now UNIT`.
-    EnableUnit { unit: String },
+    /// `systemctl daemon-reload` and `systemctl enable [--now] UNIT` (`now: false`: at boot only).
+    EnableUnit { unit: String, now: bool },
     /// apt-get update, upgrade (keeping our config files), then autoremove and autoclean. Not undone.
     UpgradePackages { autoremove: bool },
     /// Live kernel values (sysctl -w).
@@ -140,7 +140,8 @@ impl Action {
                 c.extend(v(&["&&", "apt-get", "autoclean"]));
                 c
             }
-            Action::EnableUnit { unit } => v(&["systemctl", "enable", "--now", unit]),
+            Action::EnableUnit { unit, now: true } => v(&["systemctl", "enable", "--now", unit]),
+            Action::EnableUnit { unit, now: false } => v(&["systemctl", "enable", unit]),
             Action::SetSysctl { values } => {
                 let mut c = v(&["sysctl", "-w"]);
                 c.extend(values.iter().map(|(k, val)| format!("{k}={val}")));

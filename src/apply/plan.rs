@@ -32,6 +32,7 @@ pub fn paths(profile: &Profile) -> Vec<String> {
         super::admin::SUDOERS_FILE,
         super::firewall::FW_FILE,
         super::firewall::NFT_CONF,
+        super::firewall::NFT_ENABLED_LINK,
         super::sysctl::SYSCTL_FILE,
         "/etc/fstab",
         super::updates::AUTO_UPGRADES,

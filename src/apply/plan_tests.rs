@@ -109,6 +109,10 @@ fn simulate(snap: &mut Snapshot, p: &Plan) {
             Action::Remount { options, .. } => snap.dev_shm_live = Some(options.clone()),
             Action::MakeDir { .. } => {}
             Action::UpgradePackages { .. } => snap.pending_upgrades = Some(0),
+            Action::EnableUnit { unit, .. } if unit == "nftables.service" => {
+                let link = super::firewall::NFT_ENABLED_LINK;
+                snap.files.insert(link.into(), file("unit", 0o644));
+            }
             Action::EnableUnit { .. } => {
                 let link = "/etc/systemd/system/multi-user.target.wants/portcullis-guard.service";
                 snap.files.insert(link.into(), file("unit", 0o644));
@@ -167,7 +171,13 @@ fn fresh_host_plan_covers_every_step_and_a_second_plan_is_empty() {
     ));
     assert!(first.changes.iter().any(|c| c.action
         == Action::EnableUnit {
-            unit: "portcullis-guard.service".into()
+            unit: "portcullis-guard.service".into(),
+            now: true
+        }));
+    assert!(first.changes.iter().any(|c| c.action
+        == Action::EnableUnit {
+            unit: "nftables.service".into(),
+            now: false
         }));
     lockout::precheck(&prof, &snap, &first).unwrap();
     simulate(&mut snap, &first);

@@ -78,8 +78,11 @@ pub enum Undo {
     },
     /// Our table was loaded: re-sync it with the restored file (or delete it).
     Firewall,
-    /// A unit we enabled and started: stopped and disabled again.
-    Unit(String),
+    /// A unit we enabled (and started when `stop`): disabled (and stopped) again.
+    Unit {
+        unit: String,
+        stop: bool,
+    },
     /// sshd was reloaded: reload again with the restored config.
     Sshd {
         socket: bool,
@@ -235,10 +238,14 @@ impl Txn {
         // Units first: `systemctl disable` needs the unit file that the restore may remove.
         let mut units = false;
         for u in self.manifest.undo.iter().rev() {
-            if let Undo::Unit(unit) = u {
+            if let Undo::Unit { unit, stop } = u {
                 units = true;
-                let argv = ["systemctl", "disable", "--now", unit.as_str()];
-                if let Err(e) = service::run(&argv.map(String::from)) {
+                let mut argv = vec!["systemctl".to_string(), "disable".into()];
+                if *stop {
+                    argv.push("--now".into());
+                }
+                argv.push(unit.clone());
+                if let Err(e) = service::run(&argv) {
                     errors.push(e);
                 }
             }
@@ -272,7 +279,7 @@ impl Txn {
                     let opts = format!("remount,bind,{}", options.join(","));
                     service::run(&["mount".into(), "-o".into(), opts, target.clone()]).map(|_| ())
                 }
-                Undo::Unit(_) => Ok(()),
+                Undo::Unit { .. } => Ok(()),
                 Undo::Firewall => {
                     firewall = true;
                     Ok(())
