@@ -240,7 +240,12 @@ fresh_profile
 picture > "$T/before"
 pcp apply --yes --confirm-timeout 60s --state-dir "$T/state"
 pc confirm
-pc rollback
+# A file put by hand into a directory apply created survives the rollback (the directory is kept for it).
+cp "$T/profile.toml" /etc/portcullis/portcullis.toml
+pc rollback 2> "$T/rb.err"
+test -f /etc/portcullis/portcullis.toml && grep -q '/etc/portcullis was created by this transaction but is not empty' "$T/rb.err" \
+  && echo "CHECK hand-made file kept"
+rm -r /etc/portcullis
 picture > "$T/after"
 diff "$T/before" "$T/after" && echo "CHECK byte-identical"
 sleep 0.3
@@ -251,6 +256,7 @@ grep -q 'rolled-back' "$T/h" && echo "CHECK history shows it"
     );
     for check in [
         "init fills the profile from the host",
+        "hand-made file kept",
         "byte-identical",
         "old port works",
         "history shows it",

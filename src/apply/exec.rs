@@ -97,10 +97,9 @@ fn ensure_parents(ctx: &Ctx, path: &str, txn: &mut Txn) -> Result<(), String> {
         missing.push(s);
         p = dir.parent();
     }
-    if let Some(top) = missing.last() {
-        txn.record(Undo::RemoveTree(top.clone()))?;
-    }
+    // Outermost first, so the reversed undo list removes the innermost first.
     for d in missing.iter().rev() {
+        txn.record(Undo::RemoveDir(d.clone()))?;
         write::make_dir(ctx.root, d, 0o755, 0, 0)?;
     }
     Ok(())
@@ -128,7 +127,7 @@ fn perform(ctx: &Ctx, action: &Action, txn: &mut Txn) -> Result<(), String> {
         Action::MakeDir { path, mode, owner } => {
             let (uid, gid) = resolve(ctx, owner)?;
             if !ctx.root.exists(path) {
-                txn.record(Undo::RemoveTree(path.clone()))?;
+                txn.record(Undo::RemoveDir(path.clone()))?;
             }
             write::make_dir(ctx.root, path, *mode, uid, gid).map(|_| ())
         }

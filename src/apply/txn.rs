@@ -66,8 +66,11 @@ pub struct Backup {
 /// A live change and how to reverse it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Undo {
-    /// A directory tree we created (a new home, ~/.ssh, /etc/portcullis).
+    /// A new user's home, made by useradd with the skeleton files: removed with its contents.
     RemoveTree(String),
+    /// A directory we created (~/.ssh, /etc/portcullis): removed only when empty after the restore, so a file
+    /// someone put there since (a profile in /etc/portcullis) is never deleted.
+    RemoveDir(String),
     Sysctl {
         key: String,
         value: String,
@@ -274,6 +277,11 @@ impl Txn {
         for u in self.manifest.undo.iter().rev() {
             let r = match u {
                 Undo::RemoveTree(p) => write::remove_tree(root, p),
+                Undo::RemoveDir(p) => write::remove_empty_dir(root, p).map(|removed| {
+                    if !removed {
+                        eprintln!("portcullis: {p} was created by this transaction but is not empty now: kept");
+                    }
+                }),
                 Undo::Sysctl { key, value } => write::write_sysctl(root, key, value),
                 Undo::Remount { target, options } => {
                     let opts = format!("remount,bind,{}", options.join(","));

@@ -101,6 +101,16 @@ pub fn make_dir(root: &Root, abs: &str, mode: u32, uid: u32, gid: u32) -> Result
     r.map(|()| true).map_err(|e| format!("creating {abs}: {e}"))
 }
 
+/// Removes a directory if it is empty; Ok(false) when it holds something (then it is left alone).
+pub fn remove_empty_dir(root: &Root, abs: &str) -> Result<bool, String> {
+    match fs::remove_dir(root.path(abs)) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(true),
+        Err(e) if e.kind() == ErrorKind::DirectoryNotEmpty => Ok(false),
+        Err(e) => Err(format!("removing {abs}: {e}")),
+    }
+}
+
 /// Removes a directory tree that we created.
 pub fn remove_tree(root: &Root, abs: &str) -> Result<(), String> {
     match fs::remove_dir_all(root.path(abs)) {
