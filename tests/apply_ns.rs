@@ -294,3 +294,43 @@ diff "$T/before" "$T/after" && echo "CHECK nothing changed"
         );
     }
 }
+
+#[test]
+fn over_ssh_apply_arms_five_minutes_and_keeps_the_session_address_open_until_confirm() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+start_sshd
+fresh_profile
+SSH_CONNECTION="192.0.2.2 50522 192.0.2.1 22" pcp apply --yes --state-dir "$T/state" > "$T/apply.out"
+grep -q 'rolled back in 300s unless you confirm' "$T/apply.out" && echo "CHECK revert armed by default"
+nft list table inet portcullis-fw > "$T/fw"
+grep -q 'ip saddr 192.0.2.2 accept comment "current ssh session"' "$T/fw" && echo "CHECK session address open"
+pc history > "$T/h"
+grep -q 'awaiting-confirm' "$T/h" && echo "CHECK awaiting confirmation"
+# A second apply must wait for the decision.
+if pcp apply --yes --state-dir "$T/state" 2> "$T/err2"; then exit 1; fi
+grep -q 'awaits confirmation' "$T/err2" && echo "CHECK second apply refused"
+# Confirming from the old session is allowed but warned about.
+SSH_CONNECTION="192.0.2.2 50522 192.0.2.1 22" pc confirm 2> "$T/confirm.err"
+grep -q 'came in on port 22, not the new port 2222' "$T/confirm.err" && echo "CHECK old-session warning"
+nft list table inet portcullis-fw > "$T/fw2"
+if grep -q '192.0.2.2' "$T/fw2"; then exit 1; fi
+echo "CHECK session address closed after confirm"
+"#,
+    );
+    for check in [
+        "revert armed by default",
+        "session address open",
+        "awaiting confirmation",
+        "second apply refused",
+        "old-session warning",
+        "session address closed after confirm",
+    ] {
+        assert!(
+            out.contains(&format!("CHECK {check}")),
+            "missing {check}:\n{out}"
+        );
+    }
+}
