@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod cli;
+mod commands;
 pub mod confirm;
 pub mod diff;
 pub mod exec;
