@@ -129,10 +129,13 @@ pub fn plan(profile: &Profile, snap: &Snapshot, plan: &mut Plan) {
         return;
     };
     let ours = settings(profile);
-    let (mut main_new, main_dropped) = neutralise(&main, &ours, true);
-    if !has_include(&main) {
-        main_new = format!("{INCLUDE_LINE}\n{main_new}");
-    }
+    // With the Include first, only accumulating keywords in the main file can still conflict.
+    let main = if has_include(&main) {
+        main
+    } else {
+        format!("{INCLUDE_LINE}\n{main}")
+    };
+    let (main_new, main_dropped) = neutralise(&main, &ours, true);
     let mode = snap.file(MAIN).map(|f| f.mode).unwrap_or(0o644);
     report(plan, MAIN, &main_dropped);
     if let Some(c) = file_change(Step::Ssh, snap, MAIN, main_new, mode, ROOT_OWNER) {
@@ -218,5 +221,32 @@ mod tests {
         assert!(!has_include(
             "#Include /etc/ssh/sshd_config.d/*.conf\nPort 22\n"
         ));
+    }
+
+    #[test]
+    fn a_main_file_without_include_gets_it_first_and_only_ports_neutralised() {
+        use crate::host::snapshot::Snapshot;
+        use crate::host::write::FileState;
+        let mut snap = Snapshot::default();
+        let text = "Port 22\nPermitRootLogin yes\nUsePAM yes\n";
+        let state = FileState {
+            bytes: text.into(),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        };
+        snap.files.insert(MAIN.into(), Some(state));
+        let mut profile = Profile::default();
+        profile.ssh.port = Some(2222);
+        let mut p = Plan::default();
+        plan(&profile, &snap, &mut p);
+        let main = p.changes.iter().find(|c| c.path() == Some(MAIN)).unwrap();
+        let super::super::Action::Write { content, .. } = &main.action else {
+            panic!()
+        };
+        assert_eq!(
+            content,
+            "Include /etc/ssh/sshd_config.d/*.conf\n#portcullis: Port 22\nPermitRootLogin yes\nUsePAM yes\n"
+        );
     }
 }
