@@ -15,7 +15,7 @@ pub struct Lab {
     lap: String,
 }
 
-/// Why the test cannot run here, or None.
+/// Why the test cannot run here (not root), or None.
 pub fn skip_reason() -> Option<String> {
     // SAFETY-free check of our effective uid through /proc (no libc dependency).
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -30,13 +30,19 @@ pub fn skip_reason() -> Option<String> {
     for tool in [
         "/usr/sbin/sshd",
         "/usr/bin/ssh",
+        "/usr/bin/ssh-keygen",
         "/usr/sbin/nft",
         "/usr/bin/unshare",
         "/usr/bin/nsenter",
+        "/usr/bin/sshpass",
+        "/usr/sbin/useradd",
+        "/usr/sbin/chpasswd",
     ] {
-        if !std::path::Path::new(tool).exists() {
-            return Some(format!("{tool} is not installed"));
-        }
+        // As root the test must run: a missing tool is a failure, not a skip.
+        assert!(
+            std::path::Path::new(tool).exists(),
+            "{tool} is missing: apt-get install openssh-server openssh-client nftables iproute2 sshpass"
+        );
     }
     None
 }
@@ -142,6 +148,8 @@ done
 mount -t tmpfs tmpfs /run
 mount -t tmpfs -o nosuid,nodev tmpfs /dev/shm
 mkdir -p /run/sshd
+# Host keys where the machine has none (a container image): made in the overlay only.
+ssh-keygen -A >/dev/null
 # A Debian 12 default sshd_config, whatever this machine has.
 rm -f /etc/ssh/sshd_config.d/*.conf
 cat > /etc/ssh/sshd_config <<'CFG'
