@@ -116,7 +116,18 @@ grep -q 'lockout guard: admin has no valid authorized key' "$T/err1" && echo "CH
 test ! -e "$T/state/txn"
 picture > "$T/after1"
 diff "$T/before" "$T/after1"
-# 2. The account exists with a key, but sshd's StrictModes rejects it (home writable by everyone):
+# 2. Root's password would be locked, but nothing could become root afterwards: no sudo.
+echo "root:$(head -c 12 /dev/urandom | base64)" | chpasswd
+fresh_profile
+mv /usr/bin/sudo /usr/bin/sudo.away
+picture > "$T/before"
+if pcp apply --yes --no-confirm --state-dir "$T/state" 2>"$T/err3"; then echo "applied"; exit 1; fi
+grep -q 'sudo is not installed' "$T/err3" && echo "CHECK refused: no sudo"
+picture > "$T/after3"
+diff "$T/before" "$T/after3"
+mv /usr/bin/sudo.away /usr/bin/sudo
+sed -i 's/^authorized_keys = .*/authorized_keys = []/' "$T/profile.toml"
+# 3. The account exists with a key, but sshd's StrictModes rejects it (home writable by everyone):
 #    only a real login can tell; apply tries it, fails, and rolls everything back.
 make_user admin
 chmod 0777 /home/admin
@@ -131,6 +142,7 @@ lap_ssh 22 admin -o ConnectTimeout=3 2>/dev/null || true
     );
     for check in [
         "refused: no key",
+        "refused: no sudo",
         "refused: key login failed",
         "nothing changed",
     ] {

@@ -66,6 +66,17 @@ pub fn precheck(profile: &Profile, snap: &Snapshot, plan: &Plan) -> Result<(), S
     {
         return refuse(format!("[ssh] allow_users does not include {name}"));
     }
+    let locks_root = plan
+        .changes
+        .iter()
+        .any(|c| matches!(&c.action, Action::LockPassword { user } if user == "root"));
+    if locks_root && !snap.sudo {
+        return refuse(
+            "root's password would be locked but sudo is not installed, so no account could become root \
+             (apt-get install sudo, or lock_root_password = false)"
+                .into(),
+        );
+    }
     if profile.admin.lock_root_password
         && profile.admin.sudo == SudoMode::Password
         && !admin::has_password(snap, name)

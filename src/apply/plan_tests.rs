@@ -56,6 +56,7 @@ fn debian_host() -> Snapshot {
         }],
         sshd_ports: vec![22],
         nft_installed: true,
+        sudo: true,
         sysctl_live: [("net.ipv4.tcp_syncookies".to_string(), "0".to_string())].into(),
         dev_shm_live: Some(vec!["rw".into(), "nosuid".into(), "nodev".into()]),
         ..Default::default()
@@ -230,6 +231,17 @@ fn lockout_guard_refuses_what_would_shut_the_operator_out() {
         lockout::precheck(&prof, &snap, &p)
             .unwrap_err()
             .contains("no [admin] user")
+    );
+
+    let no_sudo = Snapshot {
+        sudo: false,
+        ..debian_host()
+    };
+    let p = plan(&profile(), &no_sudo, &KeepOpen::default());
+    assert!(
+        lockout::precheck(&profile(), &no_sudo, &p)
+            .unwrap_err()
+            .contains("sudo is not installed")
     );
 
     let mut prof = profile();

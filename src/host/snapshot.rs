@@ -36,6 +36,8 @@ pub struct Snapshot {
     /// Our nftables table is loaded.
     pub fw_table_loaded: bool,
     pub visudo: bool,
+    /// sudo is installed (the admin's way to root once root's password is locked).
+    pub sudo: bool,
     pub nft_installed: bool,
     pub systemd: bool,
     pub unattended_installed: bool,
@@ -101,6 +103,7 @@ pub fn read(
     }
     snap.visudo = service::find_program(root, &["/usr/sbin/visudo", "/usr/bin/visudo"]).is_some();
     snap.nft_installed = service::nft_path(root).is_some();
+    snap.sudo = service::find_program(root, &["/usr/bin/sudo", "/bin/sudo"]).is_some();
     snap.systemd = service::systemd_running(root);
     snap.unattended_installed = root.exists("/usr/bin/unattended-upgrade");
     snap.ufw_enabled = root.read("/etc/ufw/ufw.conf").is_ok_and(|t| {

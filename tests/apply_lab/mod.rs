@@ -141,13 +141,15 @@ trap 'echo "scenario failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 mount --make-rprivate /
 # The laptop's network namespace, reachable after /run is replaced.
 touch "$T/lapns" && mount --bind "$LAPNS" "$T/lapns"
-for d in etc home root var/lib; do
+for d in etc home root var/lib usr/bin; do
   mkdir -p "$T/upper/$d" "$T/work/$d"
   mount -t overlay overlay -o "lowerdir=/$d,upperdir=$T/upper/$d,workdir=$T/work/$d" "/$d"
 done
 mount -t tmpfs tmpfs /run
 mount -t tmpfs -o nosuid,nodev tmpfs /dev/shm
 mkdir -p /run/sshd
+# sudo must exist before apply locks root's password; a stand-in where the machine has none (overlay only).
+[ -x /usr/bin/sudo ] || { printf '#!/bin/sh\nexit 1\n' > /usr/bin/sudo; chmod 755 /usr/bin/sudo; }
 # Host keys where the machine has none (a container image): made in the overlay only.
 ssh-keygen -A >/dev/null
 # A Debian 12 default sshd_config, whatever this machine has.
