@@ -151,6 +151,10 @@ fn perform(ctx: &Ctx, action: &Action, txn: &mut Txn) -> Result<(), String> {
             txn.record(Undo::Firewall)?;
             service::nft_load(ctx.root, file)
         }
+        Action::InstallPackages { .. } => service::run_visible(
+            &action.command().unwrap_or_default(),
+            super::packages::APT_ENV,
+        ),
         Action::UpgradePackages { autoremove } => {
             for argv in super::packages::commands(*autoremove) {
                 service::run_visible(&argv, super::packages::APT_ENV)?;

@@ -102,6 +102,8 @@ pub enum Action {
     LoadFirewall { file: String },
     /// `systemctl daemon-reload` and `systemctl enable [--now] UNIT` (`now: false`: at boot only).
     EnableUnit { unit: String, now: bool },
+    /// `apt-get install -y NAMES` (a package a step needs). Not undone.
+    InstallPackages { names: Vec<String> },
     /// apt-get update, upgrade (keeping our config files), then autoremove and autoclean. Not undone.
     UpgradePackages { autoremove: bool },
     /// Live kernel values (sysctl -w).
@@ -133,6 +135,11 @@ impl Action {
             ]),
             Action::LockPassword { user } => v(&["usermod", "--lock", user]),
             Action::LoadFirewall { file } => v(&["nft", "-f", file]),
+            Action::InstallPackages { names } => {
+                let mut c = v(&["apt-get", "install", "-y"]);
+                c.extend(names.iter().cloned());
+                c
+            }
             Action::UpgradePackages { autoremove } => {
                 let mut c = v(&["apt-get", "update", "&&", "apt-get", "-y", "upgrade"]);
                 if *autoremove {

@@ -110,6 +110,7 @@ fn simulate(snap: &mut Snapshot, p: &Plan) {
             Action::Remount { options, .. } => snap.dev_shm_live = Some(options.clone()),
             Action::MakeDir { .. } => {}
             Action::UpgradePackages { .. } => snap.pending_upgrades = Some(0),
+            Action::InstallPackages { .. } => snap.unattended_installed = true,
             Action::EnableUnit { unit, .. } if unit == "nftables.service" => {
                 let link = super::firewall::NFT_ENABLED_LINK;
                 snap.files.insert(link.into(), file("unit", 0o644));

@@ -15,9 +15,6 @@ const INCLUDE_LINE: &str = "Include /etc/ssh/sshd_config.d/*.conf";
 /// Prefix of a line we neutralised; rollback restores the file byte for byte, so this is only for readers.
 pub const NEUTRALISED: &str = "#portcullis: ";
 
-/// Keywords that add up instead of first-wins: a value elsewhere must go, wherever it is.
-const ACCUMULATING: &[&str] = &["port", "allowusers"];
-
 const HARDENED_KEX: &str = "curve25519-sha256,curve25519-sha256@libssh.org,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,diffie-hellman-group-exchange-sha256";
 const HARDENED_CIPHERS: &str = "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr";
 const HARDENED_MACS: &str =
@@ -73,35 +70,21 @@ pub fn dropin_text(profile: &Profile) -> String {
     out
 }
 
-/// The text with conflicting lines commented out, and what was neutralised (for the report).
-/// `before_include_only`: in the main file only lines read before the Include can win (except accumulating keys).
-fn neutralise(
-    text: &str,
-    ours: &[(&'static str, String)],
-    main_file: bool,
-) -> (String, Vec<String>) {
+/// The text with every line outside `Match` blocks that sets one of our keywords to another value commented
+/// out, and those lines (for the report). Lines that lose to ours anyway are neutralised too: a config where no
+/// file silently overrides another is what the audit (ssh.dropin-conflict) and a human reader expect.
+fn neutralise(text: &str, ours: &[(&'static str, String)]) -> (String, Vec<String>) {
     let mut out = String::new();
     let mut report = Vec::new();
     let mut in_match = false;
-    let mut seen_include = false;
     for line in text.split_inclusive('\n') {
-        let parsed = split_line(line);
         let mut drop = false;
-        if let Some((key, value)) = parsed {
-            let key_l = key.to_ascii_lowercase();
-            if key_l == "match" {
-                in_match = true;
-            }
-            if key_l == "include" {
-                seen_include = true;
-            }
+        if let Some((key, value)) = split_line(line) {
+            in_match |= key.eq_ignore_ascii_case("match");
             if !in_match {
-                if let Some((_, want)) = ours.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
-                    let differs = !value.eq_ignore_ascii_case(want);
-                    let wins =
-                        !main_file || !seen_include || ACCUMULATING.contains(&key_l.as_str());
-                    drop = differs && wins;
-                }
+                drop = ours.iter().any(|(k, want)| {
+                    k.eq_ignore_ascii_case(key) && !value.eq_ignore_ascii_case(want)
+                });
             }
         }
         if drop {
@@ -129,13 +112,13 @@ pub fn plan(profile: &Profile, snap: &Snapshot, plan: &mut Plan) {
         return;
     };
     let ours = settings(profile);
-    // With the Include first, only accumulating keywords in the main file can still conflict.
+    // The Include goes first, so our drop-in is read before anything in the main file.
     let main = if has_include(&main) {
         main
     } else {
         format!("{INCLUDE_LINE}\n{main}")
     };
-    let (main_new, main_dropped) = neutralise(&main, &ours, true);
+    let (main_new, main_dropped) = neutralise(&main, &ours);
     let mode = snap.file(MAIN).map(|f| f.mode).unwrap_or(0o644);
     report(plan, MAIN, &main_dropped);
     if let Some(c) = file_change(Step::Ssh, snap, MAIN, main_new, mode, ROOT_OWNER) {
@@ -157,7 +140,7 @@ pub fn plan(profile: &Profile, snap: &Snapshot, plan: &mut Plan) {
             continue;
         }
         let Some(f) = snap.file(&path) else { continue };
-        let (new, dropped) = neutralise(&f.text(), &ours, false);
+        let (new, dropped) = neutralise(&f.text(), &ours);
         report(plan, &path, &dropped);
         if let Some(c) = file_change(Step::Ssh, snap, &path, new, f.mode, ROOT_OWNER) {
             plan.changes.push(c);
@@ -195,7 +178,6 @@ mod tests {
         let (out, dropped) = neutralise(
             "# cloud-init\nPasswordAuthentication yes\nUsePAM yes\n",
             &ours(),
-            false,
         );
         assert_eq!(
             out,
@@ -203,15 +185,17 @@ mod tests {
         );
         assert_eq!(dropped, vec!["PasswordAuthentication yes"]);
         // Already neutralised: nothing more to do.
-        assert_eq!(neutralise(&out, &ours(), false).0, out);
+        assert_eq!(neutralise(&out, &ours()).0, out);
     }
 
     #[test]
-    fn main_file_lines_after_include_lose_anyway_except_ports() {
-        let main = "Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin yes\nPort 22\nMatch User x\n  PasswordAuthentication yes\n";
-        let (out, dropped) = neutralise(main, &ours(), true);
-        assert_eq!(dropped, vec!["Port 22"]);
-        assert!(out.contains("PermitRootLogin yes\n#portcullis: Port 22\n"));
+    fn main_file_conflicts_are_neutralised_but_match_blocks_left_alone() {
+        let main = "Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin yes\nPort 22\nUsePAM yes\nMatch User x\n  PasswordAuthentication yes\n";
+        let (out, dropped) = neutralise(main, &ours());
+        assert_eq!(dropped, vec!["PermitRootLogin yes", "Port 22"]);
+        assert!(
+            out.contains("#portcullis: PermitRootLogin yes\n#portcullis: Port 22\nUsePAM yes\n")
+        );
         assert!(out.contains("\n  PasswordAuthentication yes"));
     }
 
@@ -224,7 +208,7 @@ mod tests {
     }
 
     #[test]
-    fn a_main_file_without_include_gets_it_first_and_only_ports_neutralised() {
+    fn a_main_file_without_include_gets_it_first() {
         use crate::host::snapshot::Snapshot;
         use crate::host::write::FileState;
         let mut snap = Snapshot::default();
@@ -246,7 +230,7 @@ mod tests {
         };
         assert_eq!(
             content,
-            "Include /etc/ssh/sshd_config.d/*.conf\n#portcullis: Port 22\nPermitRootLogin yes\nUsePAM yes\n"
+            "Include /etc/ssh/sshd_config.d/*.conf\n#portcullis: Port 22\n#portcullis: PermitRootLogin yes\nUsePAM yes\n"
         );
     }
 }

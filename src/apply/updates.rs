@@ -3,8 +3,8 @@
 use crate::host::snapshot::Snapshot;
 use crate::profile::Profile;
 
-use super::plan::file_change;
-use super::{Plan, ROOT_OWNER, Step};
+use super::plan::{command, file_change};
+use super::{Action, Plan, ROOT_OWNER, Step};
 
 pub const AUTO_UPGRADES: &str = "/etc/apt/apt.conf.d/20auto-upgrades";
 pub const UNATTENDED_FILE: &str = "/etc/apt/apt.conf.d/52portcullis-unattended";
@@ -38,9 +38,12 @@ pub fn plan(profile: &Profile, snap: &Snapshot, plan: &mut Plan) {
         ROOT_OWNER,
     ));
     if u.unattended && !snap.unattended_installed {
-        plan.notes.push((
+        // Without the package the periodic settings above do nothing.
+        plan.changes.push(command(
             Step::Updates,
-            "unattended-upgrades is not installed: apt-get install unattended-upgrades (apply does not install packages yet)".into(),
+            Action::InstallPackages {
+                names: vec!["unattended-upgrades".into()],
+            },
         ));
     }
 }

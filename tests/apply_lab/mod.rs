@@ -149,7 +149,10 @@ mount -t tmpfs tmpfs /run
 mount -t tmpfs -o nosuid,nodev tmpfs /dev/shm
 mkdir -p /run/sshd
 # sudo must exist before apply locks root's password; a stand-in where the machine has none (overlay only).
-[ -x /usr/bin/sudo ] || { printf '#!/bin/sh\nexit 1\n' > /usr/bin/sudo; chmod 755 /usr/bin/sudo; }
+# Likewise unattended-upgrades, which apply would otherwise install (there is no network in the lab).
+for stub in sudo unattended-upgrade; do
+  [ -x "/usr/bin/$stub" ] || { printf '#!/bin/sh\nexit 1\n' > "/usr/bin/$stub"; chmod 755 "/usr/bin/$stub"; }
+done
 # Host keys where the machine has none (a container image): made in the overlay only.
 ssh-keygen -A >/dev/null
 # A Debian 12 default sshd_config, whatever this machine has.
