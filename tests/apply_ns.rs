@@ -85,6 +85,9 @@ pcp apply --yes --no-confirm --state-dir "$T/state"
 grep -x 'passwordauthentication no' "$T/t1" && echo "CHECK effective no"
 grep -qx '#portcullis: PasswordAuthentication yes' /etc/ssh/sshd_config.d/50-cloud-init.conf && echo "CHECK neutralised"
 lap_ssh 2222 admin && echo "CHECK key login"
+# The audit reads the same profile: what apply enforced, it passes.
+"$BIN" audit --profile "$T/profile.toml" --only ssh,firewall,sysctl,mounts > "$T/audit.txt" \
+  && echo "CHECK audit passes" || cat "$T/audit.txt"
 "#,
     );
     for check in [
