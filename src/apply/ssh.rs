@@ -96,6 +96,24 @@ fn neutralise(text: &str, ours: &[(&'static str, String)]) -> (String, Vec<Strin
     (out, report)
 }
 
+/// Whether `sshd -T`'s values for keyword `key` (lower case) mean what we wrote.
+pub fn effective_matches(key: &str, want: &str, got: &[String]) -> bool {
+    match key {
+        // Port adds up: ours must be among them (the others were neutralised or come from Match-free defaults).
+        "port" => got.iter().any(|p| p == want),
+        _ => {
+            let got = got.join(" ");
+            // sshd -T prints prohibit-password under its old name.
+            let alias = |v: &str| match v {
+                "prohibit-password" => "without-password".to_string(),
+                "delayed" => "yes".to_string(),
+                other => other.to_ascii_lowercase(),
+            };
+            alias(&got) == alias(want)
+        }
+    }
+}
+
 /// The main file names the drop-in directory in an Include.
 fn has_include(text: &str) -> bool {
     text.lines()
@@ -232,5 +250,31 @@ mod tests {
             content,
             "Include /etc/ssh/sshd_config.d/*.conf\n#portcullis: Port 22\n#portcullis: PermitRootLogin yes\nUsePAM yes\n"
         );
+    }
+
+    #[test]
+    fn sshd_t_aliases_are_understood() {
+        let got = |v: &str| vec![v.to_string()];
+        assert!(effective_matches(
+            "permitrootlogin",
+            "prohibit-password",
+            &got("without-password")
+        ));
+        assert!(effective_matches(
+            "passwordauthentication",
+            "no",
+            &got("no")
+        ));
+        assert!(!effective_matches(
+            "passwordauthentication",
+            "no",
+            &got("yes")
+        ));
+        assert!(effective_matches(
+            "port",
+            "2222",
+            &["22".into(), "2222".into()]
+        ));
+        assert!(!effective_matches("port", "2222", &got("22")));
     }
 }
