@@ -349,3 +349,53 @@ echo "CHECK session address closed after confirm"
         );
     }
 }
+
+#[test]
+fn every_ssh_key_of_the_profile_reaches_sshd() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+start_sshd
+fresh_profile
+# Replace the [ssh] section with one that sets every key away from the defaults.
+sed -i '/^\[ssh\]/,/^\[firewall\]/{/^\[firewall\]/!d}' "$T/profile.toml"
+cat >> "$T/profile.toml" <<'SSH'
+[ssh]
+port = 2200
+permit_root_login = "prohibit-password"
+password_authentication = false
+pubkey_authentication = true
+kbd_interactive = false
+permit_empty_passwords = false
+x11_forwarding = true
+allow_agent_forwarding = true
+allow_tcp_forwarding = true
+tcp_keepalive = false
+compression = false
+address_family = "inet"
+max_auth_tries = 4
+login_grace_time = 45
+allow_users = ["admin", "olduser"]
+crypto = "default"
+SSH
+pcp apply --yes --no-confirm --state-dir "$T/state" > "$T/apply.out"
+/usr/sbin/sshd -T > "$T/t"
+for want in 'port 2200' 'permitrootlogin without-password' 'x11forwarding yes' 'allowagentforwarding yes' \
+  'allowtcpforwarding yes' 'tcpkeepalive no' 'compression no' 'addressfamily inet' 'maxauthtries 4' \
+  'logingracetime 45' 'allowusers admin' 'allowusers olduser'; do
+  grep -qx "$want" "$T/t" || { echo "sshd -T lacks: $want"; exit 1; }
+done
+echo "CHECK every key effective"
+lap_ssh 2200 admin && echo "CHECK key login on 2200"
+pcp plan --json > "$T/plan.json"
+grep -q '"changes": \[\]' "$T/plan.json" && echo "CHECK idempotent"
+"#,
+    );
+    for check in ["every key effective", "key login on 2200", "idempotent"] {
+        assert!(
+            out.contains(&format!("CHECK {check}")),
+            "missing {check}:\n{out}"
+        );
+    }
+}
