@@ -399,3 +399,44 @@ grep -q '"changes": \[\]' "$T/plan.json" && echo "CHECK idempotent"
         );
     }
 }
+
+#[test]
+fn firewall_allow_rules_and_policies_load_and_filter() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+start_sshd
+fresh_profile
+sed -i 's/^backend = "nftables"$/backend = "nftables"\nicmp = false\noutgoing = "deny"\nipv6 = false\nallow = [{ port = 8080 }, { port = 53, proto = "udp", from = "198.51.100.0\/24" }, { port = 443, from = "2001:db8::\/32" }]/' "$T/profile.toml"
+pcp apply --yes --no-confirm --state-dir "$T/state" > "$T/apply.out"
+nft list table inet portcullis-fw > "$T/fw"
+for want in 'policy drop;' 'tcp dport 8080 accept' 'ip saddr 198.51.100.0/24 udp dport 53 accept' \
+  'ip6 saddr 2001:db8::/32 tcp dport 443 accept' 'meta nfproto ipv6 drop' 'chain output'; do
+  grep -qF "$want" "$T/fw" || { cat "$T/fw"; echo "ruleset lacks: $want"; exit 1; }
+done
+echo "CHECK ruleset loaded"
+# From the laptop: 8080 is allowed (nothing listens: refused at once), 9090 is dropped (times out).
+if nsenter --net="$T/lapns" timeout 3 bash -c 'exec 3<>/dev/tcp/192.0.2.1/8080' 2>"$T/8080.err"; then exit 1; fi
+grep -q 'Connection refused' "$T/8080.err" && echo "CHECK allowed port reaches the host"
+start=$(date +%s)
+if nsenter --net="$T/lapns" timeout 2 bash -c 'exec 3<>/dev/tcp/192.0.2.1/9090' 2>/dev/null; then exit 1; fi
+[ $(( $(date +%s) - start )) -ge 2 ] && echo "CHECK other port dropped"
+lap_ssh 2222 admin && echo "CHECK ssh still open"
+pcp plan --json > "$T/plan.json"
+grep -q '"changes": \[\]' "$T/plan.json" && echo "CHECK idempotent"
+"#,
+    );
+    for check in [
+        "ruleset loaded",
+        "allowed port reaches the host",
+        "other port dropped",
+        "ssh still open",
+        "idempotent",
+    ] {
+        assert!(
+            out.contains(&format!("CHECK {check}")),
+            "missing {check}:\n{out}"
+        );
+    }
+}
