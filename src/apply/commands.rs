@@ -36,36 +36,39 @@ pub fn run_confirm(args: &ConfirmArgs) -> anyhow::Result<ExitCode> {
     }
     let root = live_root();
     warn_if_old_session(&txn);
+    // Confirmed first and saved: whatever happens next, a revert that still fires sees it and does nothing.
     confirm::disarm(&root, &txn);
+    txn.manifest.status = Status::Confirmed;
+    txn.save().map_err(|e| anyhow!(e))?;
+    println!("Transaction {id} confirmed; the automatic revert is disarmed.");
     // The trial is over: the firewall drops what was kept open (old SSH port, this session's address).
+    close_trial_openings(&root, &mut txn).map_err(|e| {
+        anyhow!("confirmed, but closing the old SSH port failed: {e}; run `portcullis apply` again to retry")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Rewrites the firewall without the trial's extra openings, inside the same transaction.
+fn close_trial_openings(root: &crate::host::root::Root, txn: &mut Txn) -> anyhow::Result<()> {
     let profile_path = PathBuf::from(&txn.manifest.profile);
     let profile = load_profile(&profile_path)?;
-    let snap = read_snapshot(&root, &profile, &profile_path)?;
+    let snap = read_snapshot(root, &profile, &profile_path)?;
     let p = plan::plan(&profile, &snap, &KeepOpen::default());
     let fw: Vec<&super::Change> = p
         .changes
         .iter()
         .filter(|c| c.step == Step::Firewall)
         .collect();
-    if !fw.is_empty() {
-        let ctx = Ctx {
-            root: &root,
-            profile: &profile,
-            snap: &snap,
-        };
-        exec::run_step(&ctx, Step::Firewall, &fw, &mut txn)
-            .map_err(|e| {
-                anyhow!("closing the old port failed ({e}); the change itself is confirmed")
-            })
-            .inspect_err(|_| {
-                txn.manifest.status = Status::Confirmed;
-                let _ = txn.save();
-            })?;
+    if fw.is_empty() {
+        return Ok(());
     }
-    txn.manifest.status = Status::Confirmed;
-    txn.save().map_err(|e| anyhow!(e))?;
-    println!("Transaction {id} confirmed; the automatic revert is disarmed.");
-    Ok(ExitCode::SUCCESS)
+    let ctx = Ctx {
+        root,
+        profile: &profile,
+        snap: &snap,
+    };
+    exec::run_step(&ctx, Step::Firewall, &fw, txn).map_err(|e| anyhow!(e))?;
+    txn.save().map_err(|e| anyhow!(e))
 }
 
 /// Confirming from the session that ran apply proves nothing about the new path in: say so.
