@@ -33,10 +33,7 @@ pub fn execute(ctx: &Ctx, plan: &Plan, txn: &mut Txn) -> Result<(), String> {
         if let Err(why) = r {
             let msg = format!("step [{}] failed: {why}", step.name());
             let rb = txn.rollback(ctx.root);
-            txn.manifest.status = super::txn::Status::Failed;
-            txn.manifest.error = Some(msg.clone());
-            txn.save()?;
-            return Err(match rb {
+            let report = match rb {
                 Ok(()) => format!(
                     "{msg}\neverything this apply changed was rolled back (transaction {})",
                     txn.manifest.id
@@ -45,7 +42,11 @@ pub fn execute(ctx: &Ctx, plan: &Plan, txn: &mut Txn) -> Result<(), String> {
                     "{msg}\nROLLBACK INCOMPLETE (transaction {}): {e}",
                     txn.manifest.id
                 ),
-            });
+            };
+            txn.manifest.status = super::txn::Status::Failed;
+            txn.manifest.error = Some(report.clone());
+            txn.save()?;
+            return Err(report);
         }
     }
     Ok(())
@@ -85,7 +86,7 @@ fn resolve(ctx: &Ctx, owner: &Owner) -> Result<(u32, u32), String> {
     }
 }
 
-/// Creates missing parent directories (root, 0755) and records the topmost for removal on rollback.
+/// Creates missing parent directories (root, 0755), each recorded for removal (when empty) on rollback.
 fn ensure_parents(ctx: &Ctx, path: &str, txn: &mut Txn) -> Result<(), String> {
     let mut missing = Vec::new();
     let mut p = Path::new(path).parent();

@@ -11,7 +11,20 @@ pub const UNIT: &str = "portcullis-guard.service";
 pub const UNIT_FILE: &str = "/etc/systemd/system/portcullis-guard.service";
 const WANTS_LINK: &str = "/etc/systemd/system/multi-user.target.wants/portcullis-guard.service";
 
+/// One ExecStart= word: `%` is a unit specifier and whitespace splits words, so both are escaped.
+fn unit_word(s: &str) -> String {
+    let s = s.replace('%', "%%");
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:%".contains(c))
+    {
+        s
+    } else {
+        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
 pub fn unit_text(exe: &str, profile_path: &str) -> String {
+    let (exe, profile_path) = (unit_word(exe), unit_word(profile_path));
     format!(
         "# Written by portcullis apply from the [guard] profile section.\n\
          [Unit]\n\
@@ -69,4 +82,22 @@ pub fn plan(profile: &Profile, snap: &Snapshot, plan: &mut Plan) {
 /// The symlink `systemctl enable` makes; the snapshot reads it to know whether the unit is enabled.
 pub fn watched_paths() -> [&'static str; 2] {
     [UNIT_FILE, WANTS_LINK]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_quoted_for_systemd() {
+        assert_eq!(unit_word("/usr/bin/portcullis"), "/usr/bin/portcullis");
+        assert_eq!(
+            unit_word("/etc/my dir/p%1.toml"),
+            "\"/etc/my dir/p%%1.toml\""
+        );
+        assert!(
+            unit_text("/usr/bin/portcullis", "/etc/a b.toml")
+                .contains("ExecStart=/usr/bin/portcullis guard run --config \"/etc/a b.toml\"\n")
+        );
+    }
 }
