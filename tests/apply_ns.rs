@@ -250,7 +250,8 @@ echo "root:$(head -c 12 /dev/urandom | base64)" | chpasswd
 # init, run through sudo by olduser: the starter profile names them, their keys and the port in use.
 SUDO_USER=olduser "$BIN" init > "$T/init.toml"
 grep -qx 'user = "olduser"' "$T/init.toml" && grep -qx 'authorized_keys_file = "/home/olduser/.ssh/authorized_keys"' "$T/init.toml" \
-  && grep -qx 'port = 22' "$T/init.toml" && echo "CHECK init fills the profile from the host"
+  && grep -qx 'port = 22' "$T/init.toml" && grep -qx 'sudo = "nopassword"' "$T/init.toml" \
+  && echo "CHECK init fills the profile from the host"
 fresh_profile
 picture > "$T/before"
 pcp apply --yes --confirm-timeout 60s --state-dir "$T/state"

@@ -155,6 +155,7 @@ pub fn run_init(args: &InitArgs) -> anyhow::Result<ExitCode> {
             .user(&name)
             .map(|u| format!("{}/.ssh/authorized_keys", u.home))
             .filter(|k| root.exists(k));
+        facts.user_has_password = super::admin::has_password(&snap, &name);
         facts.user = Some((name, keys));
     }
     facts.services = crate::host::snapshot::public_listeners(&root)

@@ -7,6 +7,8 @@ pub struct InitFacts {
     pub ssh_ports: Vec<u16>,
     /// `SUDO_USER`, with the path of their authorized_keys when it exists.
     pub user: Option<(String, Option<String>)>,
+    /// The invoking user has a usable password (else sudo must not ask for one).
+    pub user_has_password: bool,
     /// Public listening services other than sshd: (port, "tcp"|"udp").
     pub services: Vec<(u16, &'static str)>,
 }
@@ -32,7 +34,15 @@ pub fn starter(f: &InitFacts) -> String {
             "# Run init through sudo from your own account to fill this in.\n# user = \"admin\"\n# authorized_keys = [\"ssh-ed25519 AAAA... you@laptop\"]\n",
         ),
     }
-    out.push_str("sudo = \"password\"\nlock_root_password = true\n\n[ssh]\n");
+    if f.user.is_some() && !f.user_has_password {
+        out.push_str(
+            "# You have no password (a cloud image user?): sudo without one, or root would be out of reach.\n\
+             sudo = \"nopassword\"\n",
+        );
+    } else {
+        out.push_str("sudo = \"password\"\n");
+    }
+    out.push_str("lock_root_password = true\n\n[ssh]\n");
     let port = f.ssh_ports.first().copied().unwrap_or(22);
     out.push_str(&format!(
         "# The port sshd uses now; change it here and apply keeps the old one open until you confirm.\nport = {port}\n"
@@ -66,12 +76,20 @@ mod tests {
                 "alice".into(),
                 Some("/home/alice/.ssh/authorized_keys".into()),
             )),
+            user_has_password: false,
             services: vec![(443, "tcp")],
         };
         let p = Profile::parse(&starter(&f), "init").unwrap();
         assert_eq!(p.admin.user.as_deref(), Some("alice"));
+        assert_eq!(p.admin.sudo, crate::profile::SudoMode::Nopassword);
         assert_eq!(p.ssh.port, Some(22));
         assert_eq!(p.firewall.allow[0].port, 443);
         assert!(Profile::parse(&starter(&InitFacts::default()), "init").is_ok());
+        let with_password = InitFacts {
+            user_has_password: true,
+            ..f
+        };
+        let p = Profile::parse(&starter(&with_password), "init").unwrap();
+        assert_eq!(p.admin.sudo, crate::profile::SudoMode::Password);
     }
 }
