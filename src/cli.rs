@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::apply::cli as apply_cli;
 use crate::{audit, guard};
 
 #[derive(Debug, Parser)]
@@ -23,6 +24,18 @@ pub struct Cli {
 pub enum Command {
     /// Check this server (or a mounted root) against the hardening guides.
     Audit(audit::cli::AuditArgs),
+    /// Show what apply would change, step by step, with diffs (nothing is changed).
+    Plan(apply_cli::PlanArgs),
+    /// Enforce the profile in one transaction, with backups and an automatic revert unless confirmed.
+    Apply(apply_cli::ApplyArgs),
+    /// Keep the changes of an apply that awaits confirmation (disarms the automatic revert).
+    Confirm(apply_cli::ConfirmArgs),
+    /// Undo a transaction: files restored byte for byte, created files removed, services reloaded.
+    Rollback(apply_cli::RollbackArgs),
+    /// List the transactions.
+    History(apply_cli::HistoryArgs),
+    /// Write a starter profile filled from this host.
+    Init(apply_cli::InitArgs),
     /// The fail2ban-compatible ban daemon and its tools.
     Guard {
         #[command(subcommand)]
@@ -35,5 +48,11 @@ pub fn run() -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Audit(args) => audit::cli::run(&args),
         Command::Guard { command } => guard::cli::run(command),
+        Command::Plan(args) => apply_cli::run_plan(&args),
+        Command::Apply(args) => apply_cli::run_apply(&args),
+        Command::Confirm(args) => apply_cli::run_confirm(&args),
+        Command::Rollback(args) => apply_cli::run_rollback(&args),
+        Command::History(args) => apply_cli::run_history(&args),
+        Command::Init(args) => apply_cli::run_init(&args),
     }
 }

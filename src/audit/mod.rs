@@ -13,6 +13,8 @@ mod net;
 pub mod report;
 mod ssh;
 mod sysctl;
+/// The guide sysctl values, shared with apply's [sysctl] step.
+pub use sysctl::guide_targets as sysctl_guide_targets;
 mod updates;
 mod users;
 

@@ -268,6 +268,17 @@ pub fn keys(p: &Profile) -> Vec<String> {
     k
 }
 
+/// The guide set as values to write (apply's [sysctl] step): the first accepted value of each key.
+pub fn guide_targets() -> Vec<(&'static str, String)> {
+    GUIDE_KEYS
+        .iter()
+        .map(|&(key, want, ..)| {
+            let expect = relaxed(key).unwrap_or_else(|| Expect::Eq(want.to_string()));
+            (key, expect.target())
+        })
+        .collect()
+}
+
 /// IPv6 addresses or the default route come from router advertisements.
 pub fn ra_in_use(f: &HostFacts) -> Option<String> {
     if f.net.ra_default_route {

@@ -67,7 +67,7 @@ fn first_line(text: &str) -> String {
 }
 
 /// Runs a program, returning (success, stdout, stderr); kills it when it outlives `timeout`.
-fn run_with_timeout(
+pub fn run_with_timeout(
     path: &str,
     args: &[String],
     timeout: Duration,

@@ -7,18 +7,25 @@ pub mod accounts;
 pub mod ban;
 pub mod cmd;
 pub mod firewall;
+pub mod keyproof;
 pub mod mounts;
 pub mod net;
 pub mod packages;
 pub mod root;
+pub mod service;
+pub mod snapshot;
 pub mod sshd;
 pub mod sysctl;
+pub mod write;
 
 mod collect;
 
 use std::collections::BTreeMap;
 
-pub use collect::{Wanted, collect};
+/// The nftables table (family inet) that portcullis owns; nothing else in the ruleset is touched.
+pub const FW_TABLE: &str = "portcullis-fw";
+
+pub use collect::{Wanted, collect, pending_updates};
 pub use root::{FileMeta, ReadError, Root};
 pub use sshd::Origin;
 

@@ -136,6 +136,29 @@ mod tests {
     }
 
     #[test]
+    fn values_apply_writes_into_files_or_argv_are_validated_with_position() {
+        let cases = [
+            ("[admin]\nuser = \"-rf\"\n", 2),
+            ("[admin]\nauthorized_keys = [\"ssh-ed25519 nope\"]\n", 2),
+            ("[admin]\nauthorized_keys_file = \"keys\"\n", 2),
+            ("[ssh]\nallow_users = [\"admin bob\"]\n", 2),
+            (
+                "[firewall]\nallow = [{ port = 80, from = \"1.2.3.4 accept\" }]\n",
+                2,
+            ),
+            ("[updates]\nautomatic_reboot_time = \"25:00\"\n", 2),
+            // A map is validated whole: the position is its table header.
+            ("[sysctl.set]\n\"../../etc/x\" = 1\n", 1),
+        ];
+        for (text, line) in cases {
+            let err = Profile::parse(text, "p.toml").unwrap_err();
+            assert_eq!(err.line, line, "{text}: {err}");
+        }
+        let ok = "[admin]\nuser = \"admin\"\n[firewall]\nallow = [{ port = 80, from = \"198.51.100.0/24\" }, { port = 53, proto = \"udp\", from = \"2001:db8::1\" }]\n[sysctl.set]\n\"net.ipv4.conf.eth0.rp_filter\" = 1\n";
+        Profile::parse(ok, "p.toml").unwrap();
+    }
+
+    #[test]
     fn guard_table_is_kept_raw() {
         let p = Profile::parse(
             "[guard]\nbantime = \"10m\"\n[guard.jails.sshd]\nmaxretry = 5\n",

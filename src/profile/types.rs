@@ -22,9 +22,12 @@ pub struct Profile {
 #[serde(deny_unknown_fields, default)]
 pub struct Admin {
     /// The non-root account that keeps access; unset: any sudo-capable account with a key will do.
+    #[serde(deserialize_with = "user_name_opt")]
     pub user: Option<String>,
     /// Inline public keys.
+    #[serde(deserialize_with = "public_keys")]
     pub authorized_keys: Vec<String>,
+    #[serde(deserialize_with = "absolute_path_opt")]
     pub authorized_keys_file: Option<String>,
     pub sudo: SudoMode,
     pub lock_root_password: bool,
@@ -69,6 +72,7 @@ pub struct Ssh {
     pub max_auth_tries: u32,
     /// Seconds.
     pub login_grace_time: u32,
+    #[serde(deserialize_with = "allow_users")]
     pub allow_users: Vec<String>,
     pub crypto: Crypto,
 }
@@ -192,6 +196,7 @@ pub struct AllowRule {
     #[serde(default)]
     pub proto: Proto,
     /// An address or network the port is open to; unset: everyone.
+    #[serde(default, deserialize_with = "network_opt")]
     pub from: Option<String>,
 }
 
@@ -208,6 +213,7 @@ pub enum Proto {
 pub struct Updates {
     pub unattended: bool,
     pub automatic_reboot: bool,
+    #[serde(deserialize_with = "clock_time")]
     pub automatic_reboot_time: String,
 }
 
@@ -231,6 +237,7 @@ pub struct Sysctl {
     /// `auto`: 0 unless this host configures IPv6 by router advertisement (then it must stay on).
     pub accept_ra: Toggle,
     /// Extra keys, or overrides of the built-in expectations.
+    #[serde(deserialize_with = "sysctl_map")]
     pub set: BTreeMap<String, SysctlValue>,
 }
 
@@ -326,4 +333,132 @@ fn shm_options<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
         ));
     }
     Ok(opts)
+}
+
+// The validators below guard what apply writes into files and passes to tools (useradd, nft, /proc/sys):
+// a value that could smuggle in an option, a second rule or a path is refused here, with its position.
+
+fn invalid<E: serde::de::Error>(msg: String) -> E {
+    E::custom(msg)
+}
+
+/// What useradd accepts on Debian, and nothing that a tool could read as an option.
+pub fn valid_user_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
+        && name.len() <= 32
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+fn user_name_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let name = String::deserialize(d)?;
+    if !valid_user_name(&name) {
+        return Err(invalid(format!(
+            "user {name:?}: use lower-case letters, digits, _ and -, starting with a letter or _ (at most 32)"
+        )));
+    }
+    Ok(Some(name))
+}
+
+fn public_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let keys = Vec::<String>::deserialize(d)?;
+    for k in &keys {
+        if k.contains('\n') || crate::host::accounts::scan_authorized_keys(k).valid != 1 {
+            let head: String = k.chars().take(30).collect();
+            return Err(invalid(format!(
+                "{head:?}...: not one valid public key line (type, base64 key, optional comment)"
+            )));
+        }
+    }
+    Ok(keys)
+}
+
+fn absolute_path_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let path = String::deserialize(d)?;
+    if !path.starts_with('/') || path.contains('\n') || path.split('/').any(|c| c == "..") {
+        return Err(invalid(format!(
+            "{path:?}: must be an absolute path without .."
+        )));
+    }
+    Ok(Some(path))
+}
+
+fn allow_users<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let users = Vec::<String>::deserialize(d)?;
+    for u in &users {
+        let ok = !u.is_empty()
+            && u.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-@*?!%:/[]".contains(c));
+        if !ok {
+            return Err(invalid(format!(
+                "{u:?}: an AllowUsers pattern is user or user@host, without spaces"
+            )));
+        }
+    }
+    Ok(users)
+}
+
+/// An IPv4/IPv6 address or network (`192.0.2.0/24`, `2001:db8::/32`).
+pub fn valid_network(s: &str) -> bool {
+    let (addr, prefix) = match s.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    };
+    let Ok(ip) = addr.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|n| n <= max))
+}
+
+fn network_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    if !valid_network(&s) {
+        return Err(invalid(format!(
+            "{s:?}: not an IP address or network (e.g. 192.0.2.10 or 198.51.100.0/24)"
+        )));
+    }
+    Ok(Some(s))
+}
+
+fn clock_time<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    let ok = s.split_once(':').is_some_and(|(h, m)| {
+        h.len() == 2
+            && m.len() == 2
+            && h.parse::<u8>().is_ok_and(|h| h < 24)
+            && m.parse::<u8>().is_ok_and(|m| m < 60)
+    });
+    if !ok {
+        return Err(invalid(format!("{s:?}: use HH:MM (24-hour)")));
+    }
+    Ok(s)
+}
+
+/// `net.ipv4.conf.eth0.rp_filter`: dotted names only, so a key can never leave /proc/sys.
+pub fn valid_sysctl_key(k: &str) -> bool {
+    k.contains('.')
+        && k.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
+}
+
+fn sysctl_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, SysctlValue>, D::Error> {
+    let map = BTreeMap::<String, SysctlValue>::deserialize(d)?;
+    for (k, v) in &map {
+        if !valid_sysctl_key(k) {
+            return Err(invalid(format!(
+                "{k:?}: not a sysctl key (e.g. net.ipv4.tcp_syncookies)"
+            )));
+        }
+        if let SysctlValue::Text(t) = v {
+            if t.chars().any(|c| c.is_control() && c != '\t') {
+                return Err(invalid(format!("{k}: the value holds control characters")));
+            }
+        }
+    }
+    Ok(map)
 }

@@ -27,6 +27,15 @@ pub struct Wanted {
     pub admin_user: Option<String>,
 }
 
+/// Pending package upgrades alone, from dpkg's status and the apt lists (apply's [packages] step).
+pub fn pending_updates(root: &Root) -> Pending {
+    match root.read_opt("/var/lib/dpkg/status") {
+        Ok(Some(text)) => services::read_pending(root, Some(&packages::parse_dpkg_status(&text))),
+        Ok(None) => Pending::Unknown("no dpkg database".into()),
+        Err(e) => Pending::Unknown(format!("/var/lib/dpkg/status: {e}")),
+    }
+}
+
 pub fn collect(root: &Root, wanted: &Wanted) -> HostFacts {
     let is_root = euid(root) == Some(0);
     let processes = read_processes(root);

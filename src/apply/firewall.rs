@@ -1,0 +1,231 @@
+//! [firewall]: our own nftables table `inet portcullis-fw`, in a file of its own, included from
+//! /etc/nftables.conf so it survives a reboot (after that file's `flush ruleset`). Nothing else is touched.
+//!
+//! Order inside the input chain is what keeps the operator in: established traffic, loopback, the SSH
+//! port(s) and the current session's address are accepted before the policy drops the rest.
+
+use crate::host::FW_TABLE;
+use crate::host::snapshot::Snapshot;
+use crate::profile::{Backend, Policy, Profile, Proto};
+
+use super::plan::{KeepOpen, command, file_change};
+use super::{Action, Plan, ROOT_OWNER, Step};
+
+pub const FW_FILE: &str = "/etc/portcullis/firewall.nft";
+pub const NFT_CONF: &str = "/etc/nftables.conf";
+/// Where `systemctl enable nftables` links the unit (Debian's nftables.service is WantedBy=sysinit.target).
+pub const NFT_ENABLED_LINK: &str = "/etc/systemd/system/sysinit.target.wants/nftables.service";
+
+/// The SSH ports that must stay reachable: the profile's, else the ones sshd uses now, plus the kept ones.
+pub fn ssh_ports(profile: &Profile, snap: &Snapshot, keep: &KeepOpen) -> Vec<u16> {
+    let mut ports: Vec<u16> = match profile.ssh.port {
+        Some(p) => vec![p],
+        None if snap.sshd_ports.is_empty() => vec![22],
+        None => snap.sshd_ports.clone(),
+    };
+    ports.extend(&keep.ports);
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+fn policy(p: Policy) -> &'static str {
+    match p {
+        Policy::Deny => "drop",
+        Policy::Allow => "accept",
+    }
+}
+
+pub fn ruleset(profile: &Profile, snap: &Snapshot, keep: &KeepOpen) -> String {
+    let fw = &profile.firewall;
+    let ports: Vec<String> = ssh_ports(profile, snap, keep)
+        .iter()
+        .map(u16::to_string)
+        .collect();
+    // IPv6 neighbour discovery must pass or IPv6 stops working altogether.
+    let mut r: Vec<String> = vec![
+        "ct state established,related accept".into(),
+        "ct state invalid drop".into(),
+        "iif \"lo\" accept".into(),
+        "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert } accept".into(),
+    ];
+    if fw.icmp {
+        r.push("meta l4proto { icmp, ipv6-icmp } accept".into());
+    }
+    r.push(format!(
+        "tcp dport {{ {} }} accept comment \"ssh\"",
+        ports.join(", ")
+    ));
+    if let Some(addr) = &keep.client {
+        let fam = if addr.contains(':') { "ip6" } else { "ip" };
+        r.push(format!(
+            "{fam} saddr {addr} accept comment \"current ssh session\""
+        ));
+    }
+    for a in &fw.allow {
+        let proto = match a.proto {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        };
+        let from = match &a.from {
+            Some(f) if f.contains(':') => format!("ip6 saddr {f} "),
+            Some(f) => format!("ip saddr {f} "),
+            None => String::new(),
+        };
+        r.push(format!("{from}{proto} dport {} accept", a.port));
+    }
+    if !fw.ipv4 {
+        r.push("meta nfproto ipv4 drop".into());
+    }
+    if !fw.ipv6 {
+        r.push("meta nfproto ipv6 drop".into());
+    }
+    let mut out = format!(
+        "#!/usr/sbin/nft -f\n# Written by portcullis from the [firewall] profile section.\n\
+         # Declared, deleted and declared again so loading it twice gives the same table.\n\
+         table inet {FW_TABLE}\ndelete table inet {FW_TABLE}\ntable inet {FW_TABLE} {{\n\
+         \tchain input {{\n\t\ttype filter hook input priority filter; policy {};\n",
+        policy(fw.incoming)
+    );
+    for rule in r {
+        out.push_str(&format!("\t\t{rule}\n"));
+    }
+    out.push_str("\t}\n");
+    if fw.outgoing == Policy::Deny {
+        out.push_str(
+            "\tchain output {\n\t\ttype filter hook output priority filter; policy drop;\n\
+             \t\tct state established,related accept\n\t\toif \"lo\" accept\n\t}\n",
+        );
+    }
+    out.push_str("}\n");
+    out
+}
+
+fn include_line() -> String {
+    format!("include \"{FW_FILE}\"")
+}
+
+pub fn plan(profile: &Profile, snap: &Snapshot, keep: &KeepOpen, plan: &mut Plan) {
+    let backend = profile.firewall.backend;
+    if backend == Backend::Ufw {
+        plan.notes.push((
+            Step::Firewall,
+            "backend \"ufw\" is not handled by apply yet: firewall step skipped".into(),
+        ));
+        return;
+    }
+    if backend == Backend::Auto && snap.ufw_enabled {
+        // A second filter beside ufw would drop what ufw allows but the profile does not list.
+        plan.notes.push((
+            Step::Firewall,
+            "ufw is enabled and backend is \"auto\": firewall step skipped (ufw is not handled yet; \
+             backend = \"nftables\" adds portcullis's table beside ufw)"
+                .into(),
+        ));
+        return;
+    }
+    if !snap.nft_installed {
+        plan.notes.push((
+            Step::Firewall,
+            "nft is not installed (apt-get install nftables): firewall step skipped".into(),
+        ));
+        return;
+    }
+    let file = file_change(
+        Step::Firewall,
+        snap,
+        FW_FILE,
+        ruleset(profile, snap, keep),
+        0o600,
+        ROOT_OWNER,
+    );
+    let changed = file.is_some();
+    plan.changes.extend(file);
+    let conf = snap.text(NFT_CONF);
+    let has_include = conf
+        .as_deref()
+        .is_some_and(|t| t.lines().any(|l| l.trim() == include_line()));
+    if !has_include {
+        let mut text = conf
+            .clone()
+            .unwrap_or_else(|| "#!/usr/sbin/nft -f\n".into());
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&format!(
+            "# portcullis: our table, loaded after any flush above\n{}\n",
+            include_line()
+        ));
+        let mode = snap.file(NFT_CONF).map(|f| f.mode).unwrap_or(0o755);
+        plan.changes.extend(file_change(
+            Step::Firewall,
+            snap,
+            NFT_CONF,
+            text,
+            mode,
+            ROOT_OWNER,
+        ));
+    }
+    if changed || !snap.fw_table_loaded {
+        plan.changes.push(command(
+            Step::Firewall,
+            Action::LoadFirewall {
+                file: FW_FILE.into(),
+            },
+        ));
+    }
+    // Persisted means loaded at boot: nftables.service reads /etc/nftables.conf. Enabled only, not started
+    // now: starting it would run that file's `flush ruleset` over everything loaded (Docker, the guard).
+    if snap.systemd && snap.files.get(NFT_ENABLED_LINK).is_none_or(|f| f.is_none()) {
+        plan.changes.push(command(
+            Step::Firewall,
+            Action::EnableUnit {
+                unit: "nftables.service".into(),
+                now: false,
+            },
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_ports_and_session_are_accepted_before_the_policy_drop() {
+        let mut p = Profile::default();
+        p.ssh.port = Some(2222);
+        let snap = Snapshot {
+            sshd_ports: vec![22],
+            ..Default::default()
+        };
+        let keep = KeepOpen {
+            ports: vec![22],
+            client: Some("192.0.2.2".into()),
+        };
+        let r = ruleset(&p, &snap, &keep);
+        assert!(r.contains("policy drop;"));
+        assert!(r.contains("tcp dport { 22, 2222 } accept"), "{r}");
+        assert!(r.contains("ip saddr 192.0.2.2 accept"), "{r}");
+        let final_r = ruleset(&p, &snap, &KeepOpen::default());
+        assert!(final_r.contains("tcp dport { 2222 } accept"), "{final_r}");
+    }
+
+    #[test]
+    fn auto_backend_leaves_an_enabled_ufw_alone() {
+        let snap = Snapshot {
+            ufw_enabled: true,
+            nft_installed: true,
+            ..Default::default()
+        };
+        let mut p = Plan::default();
+        plan(&Profile::default(), &snap, &KeepOpen::default(), &mut p);
+        assert!(p.changes.is_empty());
+        assert!(p.notes[0].1.contains("ufw is enabled"));
+        let mut prof = Profile::default();
+        prof.firewall.backend = Backend::Nftables;
+        let mut p = Plan::default();
+        plan(&prof, &snap, &KeepOpen::default(), &mut p);
+        assert!(!p.changes.is_empty());
+    }
+}

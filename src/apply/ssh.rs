@@ -1,0 +1,280 @@
+//! [ssh]: our values in `00-portcullis.conf`, read first because sshd keeps the first value it sees; the
+//! `Include` line added when the distro's config lacks it; conflicting lines elsewhere commented out.
+
+use crate::host::snapshot::Snapshot;
+use crate::host::sshd::split_line;
+use crate::profile::{Crypto, Profile};
+
+use super::plan::file_change;
+use super::{Plan, ROOT_OWNER, Step};
+
+pub const MAIN: &str = "/etc/ssh/sshd_config";
+pub const DROPIN_DIR: &str = "/etc/ssh/sshd_config.d";
+pub const DROPIN: &str = "/etc/ssh/sshd_config.d/00-portcullis.conf";
+const INCLUDE_LINE: &str = "Include /etc/ssh/sshd_config.d/*.conf";
+/// Prefix of a line we neutralised; rollback restores the file byte for byte, so this is only for readers.
+pub const NEUTRALISED: &str = "#portcullis: ";
+
+const HARDENED_KEX: &str = "curve25519-sha256,curve25519-sha256@libssh.org,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,diffie-hellman-group-exchange-sha256";
+const HARDENED_CIPHERS: &str = "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr";
+const HARDENED_MACS: &str =
+    "hmac-sha2-512-etm@openssh.com,hmac-sha2-256-etm@openssh.com,umac-128-etm@openssh.com";
+
+fn yes(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
+
+/// (Keyword, value) pairs of the drop-in, in the order written.
+pub fn settings(profile: &Profile) -> Vec<(&'static str, String)> {
+    let s = &profile.ssh;
+    let mut v: Vec<(&'static str, String)> = Vec::new();
+    if let Some(port) = s.port {
+        v.push(("Port", port.to_string()));
+    }
+    v.push(("PermitRootLogin", s.permit_root_login.as_sshd().into()));
+    v.push(("PasswordAuthentication", yes(s.password_authentication)));
+    v.push(("PubkeyAuthentication", yes(s.pubkey_authentication)));
+    v.push(("KbdInteractiveAuthentication", yes(s.kbd_interactive)));
+    v.push(("PermitEmptyPasswords", yes(s.permit_empty_passwords)));
+    v.push(("X11Forwarding", yes(s.x11_forwarding)));
+    v.push(("AllowAgentForwarding", yes(s.allow_agent_forwarding)));
+    v.push(("AllowTcpForwarding", yes(s.allow_tcp_forwarding)));
+    if let Some(k) = s.tcp_keepalive {
+        v.push(("TCPKeepAlive", yes(k)));
+    }
+    if let Some(c) = s.compression {
+        v.push(("Compression", yes(c)));
+    }
+    v.push(("AddressFamily", s.address_family.as_sshd().into()));
+    v.push(("MaxAuthTries", s.max_auth_tries.to_string()));
+    v.push(("LoginGraceTime", s.login_grace_time.to_string()));
+    if !s.allow_users.is_empty() {
+        v.push(("AllowUsers", s.allow_users.join(" ")));
+    }
+    if s.crypto == Crypto::Hardened {
+        v.push(("KexAlgorithms", HARDENED_KEX.into()));
+        v.push(("Ciphers", HARDENED_CIPHERS.into()));
+        v.push(("MACs", HARDENED_MACS.into()));
+    }
+    v
+}
+
+pub fn dropin_text(profile: &Profile) -> String {
+    let mut out = String::from(
+        "# Written by portcullis from the [ssh] profile section; edit the profile, not this file.\n\
+         # Named 00- so sshd reads it before any other drop-in (the first value wins).\n",
+    );
+    for (k, v) in settings(profile) {
+        out.push_str(&format!("{k} {v}\n"));
+    }
+    out
+}
+
+/// The text with every line outside `Match` blocks that sets one of our keywords to another value commented
+/// out, and those lines (for the report). Lines that lose to ours anyway are neutralised too: a config where no
+/// file silently overrides another is what the audit (ssh.dropin-conflict) and a human reader expect.
+fn neutralise(text: &str, ours: &[(&'static str, String)]) -> (String, Vec<String>) {
+    let mut out = String::new();
+    let mut report = Vec::new();
+    let mut in_match = false;
+    for line in text.split_inclusive('\n') {
+        let mut drop = false;
+        if let Some((key, value)) = split_line(line) {
+            in_match |= key.eq_ignore_ascii_case("match");
+            if !in_match {
+                drop = ours.iter().any(|(k, want)| {
+                    k.eq_ignore_ascii_case(key) && !value.eq_ignore_ascii_case(want)
+                });
+            }
+        }
+        if drop {
+            report.push(line.trim().to_string());
+            out.push_str(NEUTRALISED);
+        }
+        out.push_str(line);
+    }
+    (out, report)
+}
+
+/// Whether `sshd -T`'s values for keyword `key` (lower case) mean what we wrote.
+pub fn effective_matches(key: &str, want: &str, got: &[String]) -> bool {
+    match key {
+        // Port adds up: ours must be among them (the others were neutralised or come from Match-free defaults).
+        "port" => got.iter().any(|p| p == want),
+        _ => {
+            let got = got.join(" ");
+            // sshd -T prints prohibit-password under its old name.
+            let alias = |v: &str| match v {
+                "prohibit-password" => "without-password".to_string(),
+                "delayed" => "yes".to_string(),
+                other => other.to_ascii_lowercase(),
+            };
+            alias(&got) == alias(want)
+        }
+    }
+}
+
+/// The main file names the drop-in directory in an Include.
+fn has_include(text: &str) -> bool {
+    text.lines()
+        .filter_map(split_line)
+        .any(|(k, v)| k.eq_ignore_ascii_case("include") && v.contains("sshd_config.d"))
+}
+
+pub fn plan(profile: &Profile, snap: &Snapshot, plan: &mut Plan) {
+    let Some(main) = snap.text(MAIN) else {
+        plan.notes.push((
+            Step::Ssh,
+            format!("{MAIN} not found: is openssh-server installed?"),
+        ));
+        return;
+    };
+    let ours = settings(profile);
+    // The Include goes first, so our drop-in is read before anything in the main file.
+    let main = if has_include(&main) {
+        main
+    } else {
+        format!("{INCLUDE_LINE}\n{main}")
+    };
+    let (main_new, main_dropped) = neutralise(&main, &ours);
+    let mode = snap.file(MAIN).map(|f| f.mode).unwrap_or(0o644);
+    report(plan, MAIN, &main_dropped);
+    if let Some(c) = file_change(Step::Ssh, snap, MAIN, main_new, mode, ROOT_OWNER) {
+        plan.changes.push(c);
+    }
+    if let Some(c) = file_change(
+        Step::Ssh,
+        snap,
+        DROPIN,
+        dropin_text(profile),
+        0o644,
+        ROOT_OWNER,
+    ) {
+        plan.changes.push(c);
+    }
+    for name in &snap.sshd_dropins {
+        let path = format!("{DROPIN_DIR}/{name}");
+        if path == DROPIN {
+            continue;
+        }
+        let Some(f) = snap.file(&path) else { continue };
+        let (new, dropped) = neutralise(&f.text(), &ours);
+        report(plan, &path, &dropped);
+        if let Some(c) = file_change(Step::Ssh, snap, &path, new, f.mode, ROOT_OWNER) {
+            plan.changes.push(c);
+        }
+    }
+    if snap.ssh_socket && profile.ssh.port.is_some() {
+        plan.notes.push((
+            Step::Ssh,
+            "ssh.socket is enabled: its port is regenerated from sshd_config and the socket restarted".into(),
+        ));
+    }
+}
+
+fn report(plan: &mut Plan, path: &str, dropped: &[String]) {
+    for line in dropped {
+        plan.notes.push((
+            Step::Ssh,
+            format!("{path}: `{line}` conflicts with the profile and is commented out"),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ours() -> Vec<(&'static str, String)> {
+        let mut p = Profile::default();
+        p.ssh.port = Some(2222);
+        settings(&p)
+    }
+
+    #[test]
+    fn cloud_init_password_yes_is_commented_out() {
+        let (out, dropped) = neutralise(
+            "# cloud-init\nPasswordAuthentication yes\nUsePAM yes\n",
+            &ours(),
+        );
+        assert_eq!(
+            out,
+            "# cloud-init\n#portcullis: PasswordAuthentication yes\nUsePAM yes\n"
+        );
+        assert_eq!(dropped, vec!["PasswordAuthentication yes"]);
+        // Already neutralised: nothing more to do.
+        assert_eq!(neutralise(&out, &ours()).0, out);
+    }
+
+    #[test]
+    fn main_file_conflicts_are_neutralised_but_match_blocks_left_alone() {
+        let main = "Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin yes\nPort 22\nUsePAM yes\nMatch User x\n  PasswordAuthentication yes\n";
+        let (out, dropped) = neutralise(main, &ours());
+        assert_eq!(dropped, vec!["PermitRootLogin yes", "Port 22"]);
+        assert!(
+            out.contains("#portcullis: PermitRootLogin yes\n#portcullis: Port 22\nUsePAM yes\n")
+        );
+        assert!(out.contains("\n  PasswordAuthentication yes"));
+    }
+
+    #[test]
+    fn include_is_detected() {
+        assert!(has_include("Include /etc/ssh/sshd_config.d/*.conf\n"));
+        assert!(!has_include(
+            "#Include /etc/ssh/sshd_config.d/*.conf\nPort 22\n"
+        ));
+    }
+
+    #[test]
+    fn a_main_file_without_include_gets_it_first() {
+        use crate::host::snapshot::Snapshot;
+        use crate::host::write::FileState;
+        let mut snap = Snapshot::default();
+        let text = "Port 22\nPermitRootLogin yes\nUsePAM yes\n";
+        let state = FileState {
+            bytes: text.into(),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        };
+        snap.files.insert(MAIN.into(), Some(state));
+        let mut profile = Profile::default();
+        profile.ssh.port = Some(2222);
+        let mut p = Plan::default();
+        plan(&profile, &snap, &mut p);
+        let main = p.changes.iter().find(|c| c.path() == Some(MAIN)).unwrap();
+        let super::super::Action::Write { content, .. } = &main.action else {
+            panic!()
+        };
+        assert_eq!(
+            content,
+            "Include /etc/ssh/sshd_config.d/*.conf\n#portcullis: Port 22\n#portcullis: PermitRootLogin yes\nUsePAM yes\n"
+        );
+    }
+
+    #[test]
+    fn sshd_t_aliases_are_understood() {
+        let got = |v: &str| vec![v.to_string()];
+        assert!(effective_matches(
+            "permitrootlogin",
+            "prohibit-password",
+            &got("without-password")
+        ));
+        assert!(effective_matches(
+            "passwordauthentication",
+            "no",
+            &got("no")
+        ));
+        assert!(!effective_matches(
+            "passwordauthentication",
+            "no",
+            &got("yes")
+        ));
+        assert!(effective_matches(
+            "port",
+            "2222",
+            &["22".into(), "2222".into()]
+        ));
+        assert!(!effective_matches("port", "2222", &got("22")));
+    }
+}

@@ -1,0 +1,443 @@
+//! End-to-end apply tests against a real sshd and nft inside namespaces (see tests/apply_lab).
+
+mod apply_lab;
+
+use apply_lab::{Lab, skip_reason};
+
+fn lab_or_skip() -> Option<Lab> {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    Some(Lab::new())
+}
+
+fn assert_ok(lab: &Lab, body: &str) -> String {
+    let (ok, out) = lab.run(body);
+    assert!(ok, "scenario failed:\n{out}");
+    out
+}
+
+#[test]
+fn fresh_server_gets_admin_key_login_on_2222_and_nothing_else() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+start_sshd
+fresh_profile
+pcp apply --yes --confirm-timeout 120s --state-dir "$T/state"
+lap_ssh 2222 admin && echo "CHECK admin key login on 2222 works"
+# Password login is not even offered; root is refused even with a valid key.
+mkdir -p /root/.ssh && cp "$T/adminkey.pub" /root/.ssh/authorized_keys
+if lap_ssh 2222 root 2>"$T/root.err"; then echo "root login worked"; exit 1; fi
+echo "CHECK root login refused"
+if nsenter --net="$T/lapns" sshpass -p wrong ssh -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+   -o PubkeyAuthentication=no -o ConnectTimeout=3 -p 2222 admin@192.0.2.1 true 2>"$T/pw.err"; then exit 1; fi
+grep -q 'Permission denied (publickey)' "$T/pw.err" && echo "CHECK password login not offered"
+# The old port stays open in the firewall until confirmed.
+nft list table inet portcullis-fw > "$T/fw"
+grep -q 'tcp dport { 22, 2222 }' "$T/fw" && echo "CHECK old port kept open"
+pc confirm
+if nsenter --net="$T/lapns" timeout 5 bash -c 'exec 3<>/dev/tcp/192.0.2.1/22' 2>/dev/null; then echo "22 open"; exit 1; fi
+echo "CHECK port 22 closed after confirm"
+rm /root/.ssh/authorized_keys
+pcp plan --json > "$T/plan2.json"
+grep -q '"changes": \[\]' "$T/plan2.json" && echo "CHECK second plan empty" || { cat "$T/plan2.json"; exit 1; }
+pcp apply --yes --no-confirm --state-dir "$T/state" > "$T/apply2"
+grep -q 'Nothing to change' "$T/apply2" && echo "CHECK second apply changes nothing"
+grep -q "ExecStart=$BIN guard run --config $T/profile.toml" /etc/systemd/system/portcullis-guard.service && echo "CHECK guard unit written"
+pc history
+"#,
+    );
+    for check in [
+        "admin key login on 2222 works",
+        "root login refused",
+        "password login not offered",
+        "old port kept open",
+        "port 22 closed after confirm",
+        "second plan empty",
+        "second apply changes nothing",
+        "guard unit written",
+    ] {
+        assert!(
+            out.contains(&format!("CHECK {check}")),
+            "missing {check}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn cloud_init_password_yes_ends_no() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+printf 'PasswordAuthentication yes\n' > /etc/ssh/sshd_config.d/50-cloud-init.conf
+start_sshd
+/usr/sbin/sshd -T > "$T/t0"
+grep -qx 'passwordauthentication yes' "$T/t0"
+fresh_profile
+pcp plan > "$T/plan1"
+grep -q '50-cloud-init.conf: `PasswordAuthentication yes` conflicts' "$T/plan1" && echo "CHECK conflict reported"
+pcp apply --yes --no-confirm --state-dir "$T/state"
+/usr/sbin/sshd -T > "$T/t1"
+grep -x 'passwordauthentication no' "$T/t1" && echo "CHECK effective no"
+grep -qx '#portcullis: PasswordAuthentication yes' /etc/ssh/sshd_config.d/50-cloud-init.conf && echo "CHECK neutralised"
+lap_ssh 2222 admin && echo "CHECK key login"
+# The audit reads the same profile: what apply enforced, it passes.
+"$BIN" audit --profile "$T/profile.toml" --only ssh,firewall,sysctl,mounts > "$T/audit.txt" \
+  && echo "CHECK audit passes" || cat "$T/audit.txt"
+"#,
+    );
+    for check in [
+        "conflict reported",
+        "effective no",
+        "neutralised",
+        "key login",
+    ] {
+        assert!(
+            out.contains(&format!("CHECK {check}")),
+            "missing {check}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn lockout_guard_refuses_without_a_working_key_and_changes_nothing() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+start_sshd
+fresh_profile
+# 1. No key anywhere: refused before anything is touched (no transaction either).
+sed -i 's/^authorized_keys = .*/authorized_keys = []/' "$T/profile.toml"
+picture > "$T/before"
+if pcp apply --yes --no-confirm --state-dir "$T/state" 2>"$T/err1"; then echo "applied"; exit 1; fi
+grep -q 'lockout guard: admin has no valid authorized key' "$T/err1" && echo "CHECK refused: no key"
+test ! -e "$T/state/txn"
+picture > "$T/after1"
+diff "$T/before" "$T/after1"
+# 2. Root's password would be locked, but nothing could become root afterwards: no sudo.
+echo "root:$(head -c 12 /dev/urandom | base64)" | chpasswd
+fresh_profile
+mv /usr/bin/sudo /usr/bin/sudo.away
+picture > "$T/before"
+if pcp apply --yes --no-confirm --state-dir "$T/state" 2>"$T/err3"; then echo "applied"; exit 1; fi
+grep -q 'sudo is not installed' "$T/err3" && echo "CHECK refused: no sudo"
+picture > "$T/after3"
+diff "$T/before" "$T/after3"
+mv /usr/bin/sudo.away /usr/bin/sudo
+sed -i 's/^authorized_keys = .*/authorized_keys = []/' "$T/profile.toml"
+# 3. The account exists with a key, but sshd's StrictModes rejects it (home writable by everyone):
+#    only a real login can tell; apply tries it, fails, and rolls everything back.
+make_user admin
+chmod 0777 /home/admin
+picture > "$T/before"
+if pcp apply --yes --no-confirm --state-dir "$T/state" 2>"$T/err2"; then echo "applied"; exit 1; fi
+cat "$T/err2"
+grep -q 'step \[ssh\] failed: lockout guard: a key login as admin' "$T/err2" && echo "CHECK refused: key login failed"
+picture > "$T/after"
+diff "$T/before" "$T/after" && echo "CHECK nothing changed"
+lap_ssh 22 admin -o ConnectTimeout=3 2>/dev/null || true
+"#,
+    );
+    for check in [
+        "refused: no key",
+        "refused: no sudo",
+        "refused: key login failed",
+        "nothing changed",
+    ] {
+        assert!(
+            out.contains(&format!("CHECK {check}")),
+            "missing {check}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn a_failure_at_each_step_leaves_everything_byte_identical() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+start_sshd
+make_user olduser
+# A root password, so locking it is part of the plan (usermod rewrites /etc/shadow and /etc/shadow-).
+echo "root:$(head -c 12 /dev/urandom | base64)" | chpasswd
+fresh_profile
+picture > "$T/before"
+pcp plan > "$T/plan0"
+grep -q 'usermod --lock root' "$T/plan0"
+for step in admin firewall ssh guard sysctl mounts updates; do
+  if PORTCULLIS_FAIL_AT=$step pcp apply --yes --no-confirm --state-dir "$T/state" >"$T/out" 2>"$T/err"; then
+    echo "apply did not fail at $step"; exit 1
+  fi
+  grep -q "step \[$step\] failed: failure injected" "$T/err" || { cat "$T/err"; exit 1; }
+  grep -q "rolled back" "$T/err"
+  picture > "$T/after"
+  diff "$T/before" "$T/after" || { echo "differs after failing at $step"; exit 1; }
+  sleep 0.3
+  lap_ssh 22 olduser && echo "CHECK $step rolled back, old port works"
+done
+"#,
+    );
+    for step in [
+        "admin", "firewall", "ssh", "guard", "sysctl", "mounts", "updates",
+    ] {
+        assert!(
+            out.contains(&format!("CHECK {step} rolled back")),
+            "missing {step}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn without_confirm_everything_is_reverted_and_the_old_port_works() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+start_sshd
+make_user olduser
+fresh_profile
+picture > "$T/before"
+# apply runs in a session of its own, like an SSH login; the whole session is hung up right after.
+setsid bash -c '"$BIN" apply --yes --confirm-timeout 3s --profile "$T/profile.toml" --state-dir "$T/state" \
+  > "$T/apply.out" 2>&1; echo finished >> "$T/apply.out"; sleep 60' &
+SESSION=$!
+for i in $(seq 1 50); do grep -q finished "$T/apply.out" && break; sleep 0.1; done
+grep -q 'Applied as transaction' "$T/apply.out" || { cat "$T/apply.out"; exit 1; }
+kill -HUP -- -"$SESSION"
+echo "CHECK apply's session hung up"
+lap_ssh 2222 admin && echo "CHECK new port works during the trial"
+for i in $(seq 1 40); do
+  pc history > "$T/h"
+  grep -q 'rolled-back' "$T/h" && break
+  sleep 0.5
+done
+pc history
+sleep 0.5
+picture > "$T/after"
+diff "$T/before" "$T/after" && echo "CHECK reverted byte-identical"
+lap_ssh 22 olduser && echo "CHECK old port works again"
+"#,
+    );
+    for check in [
+        "apply's session hung up",
+        "new port works during the trial",
+        "reverted byte-identical",
+        "old port works again",
+    ] {
+        assert!(
+            out.contains(&format!("CHECK {check}")),
+            "missing {check}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn rollback_after_a_confirmed_apply_restores_every_byte() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+printf 'PasswordAuthentication yes\n' > /etc/ssh/sshd_config.d/50-cloud-init.conf
+start_sshd
+make_user olduser
+echo "root:$(head -c 12 /dev/urandom | base64)" | chpasswd
+# init, run through sudo by olduser: the starter profile names them, their keys and the port in use.
+SUDO_USER=olduser "$BIN" init > "$T/init.toml"
+grep -qx 'user = "olduser"' "$T/init.toml" && grep -qx 'authorized_keys_file = "/home/olduser/.ssh/authorized_keys"' "$T/init.toml" \
+  && grep -qx 'port = 22' "$T/init.toml" && grep -qx 'sudo = "nopassword"' "$T/init.toml" \
+  && echo "CHECK init fills the profile from the host"
+fresh_profile
+picture > "$T/before"
+pcp apply --yes --confirm-timeout 60s --state-dir "$T/state"
+pc confirm
+# A file put by hand into a directory apply created survives the rollback (the directory is kept for it).
+cp "$T/profile.toml" /etc/portcullis/portcullis.toml
+pc rollback 2> "$T/rb.err"
+test -f /etc/portcullis/portcullis.toml && grep -q '/etc/portcullis was created by this transaction but is not empty' "$T/rb.err" \
+  && echo "CHECK hand-made file kept"
+rm -r /etc/portcullis
+picture > "$T/after"
+diff "$T/before" "$T/after" && echo "CHECK byte-identical"
+sleep 0.3
+lap_ssh 22 olduser && echo "CHECK old port works"
+pc history > "$T/h"
+grep -q 'rolled-back' "$T/h" && echo "CHECK history shows it"
+"#,
+    );
+    for check in [
+        "init fills the profile from the host",
+        "hand-made file kept",
+        "byte-identical",
+        "old port works",
+        "history shows it",
+    ] {
+        assert!(
+            out.contains(&format!("CHECK {check}")),
+            "missing {check}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn apply_fails_and_rolls_back_when_nothing_listens_on_the_new_port() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+# The pid file names a process that is not sshd: the reload reaches it, but port 2222 never opens
+# (what a socket unit pinning another port looks like from here).
+sleep 300 &
+echo $! > /run/sshd.pid
+fresh_profile
+picture > "$T/before"
+if pcp apply --yes --no-confirm --state-dir "$T/state" 2>"$T/err"; then echo "applied"; exit 1; fi
+cat "$T/err"
+grep -q 'step \[ssh\] failed: after reloading sshd (kill -HUP' "$T/err" && echo "CHECK refused: no listener"
+picture > "$T/after"
+diff "$T/before" "$T/after" && echo "CHECK nothing changed"
+"#,
+    );
+    for check in ["refused: no listener", "nothing changed"] {
+        assert!(
+            out.contains(&format!("CHECK {check}")),
+            "missing {check}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn over_ssh_apply_arms_five_minutes_and_keeps_the_session_address_open_until_confirm() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+start_sshd
+fresh_profile
+SSH_CONNECTION="192.0.2.2 50522 192.0.2.1 22" pcp apply --yes --state-dir "$T/state" > "$T/apply.out"
+grep -q 'rolled back in 300s unless you confirm' "$T/apply.out" && echo "CHECK revert armed by default"
+nft list table inet portcullis-fw > "$T/fw"
+grep -q 'ip saddr 192.0.2.2 accept comment "current ssh session"' "$T/fw" && echo "CHECK session address open"
+pc history > "$T/h"
+grep -q 'awaiting-confirm' "$T/h" && echo "CHECK awaiting confirmation"
+# A second apply must wait for the decision.
+if pcp apply --yes --state-dir "$T/state" 2> "$T/err2"; then exit 1; fi
+grep -q 'awaits confirmation' "$T/err2" && echo "CHECK second apply refused"
+# Confirming from the old session is allowed but warned about.
+SSH_CONNECTION="192.0.2.2 50522 192.0.2.1 22" pc confirm 2> "$T/confirm.err"
+grep -q 'came in on port 22, not the new port 2222' "$T/confirm.err" && echo "CHECK old-session warning"
+nft list table inet portcullis-fw > "$T/fw2"
+if grep -q '192.0.2.2' "$T/fw2"; then exit 1; fi
+echo "CHECK session address closed after confirm"
+"#,
+    );
+    for check in [
+        "revert armed by default",
+        "session address open",
+        "awaiting confirmation",
+        "second apply refused",
+        "old-session warning",
+        "session address closed after confirm",
+    ] {
+        assert!(
+            out.contains(&format!("CHECK {check}")),
+            "missing {check}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn every_ssh_key_of_the_profile_reaches_sshd() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+start_sshd
+fresh_profile
+# Replace the [ssh] section with one that sets every key away from the defaults.
+sed -i '/^\[ssh\]/,/^\[firewall\]/{/^\[firewall\]/!d}' "$T/profile.toml"
+cat >> "$T/profile.toml" <<'SSH'
+[ssh]
+port = 2200
+permit_root_login = "prohibit-password"
+password_authentication = false
+pubkey_authentication = true
+kbd_interactive = false
+permit_empty_passwords = false
+x11_forwarding = true
+allow_agent_forwarding = true
+allow_tcp_forwarding = true
+tcp_keepalive = false
+compression = false
+address_family = "inet"
+max_auth_tries = 4
+login_grace_time = 45
+allow_users = ["admin", "olduser"]
+crypto = "default"
+SSH
+pcp apply --yes --no-confirm --state-dir "$T/state" > "$T/apply.out"
+/usr/sbin/sshd -T > "$T/t"
+for want in 'port 2200' 'permitrootlogin without-password' 'x11forwarding yes' 'allowagentforwarding yes' \
+  'allowtcpforwarding yes' 'tcpkeepalive no' 'compression no' 'addressfamily inet' 'maxauthtries 4' \
+  'logingracetime 45' 'allowusers admin' 'allowusers olduser'; do
+  grep -qx "$want" "$T/t" || { echo "sshd -T lacks: $want"; exit 1; }
+done
+echo "CHECK every key effective"
+lap_ssh 2200 admin && echo "CHECK key login on 2200"
+pcp plan --json > "$T/plan.json"
+grep -q '"changes": \[\]' "$T/plan.json" && echo "CHECK idempotent"
+"#,
+    );
+    for check in ["every key effective", "key login on 2200", "idempotent"] {
+        assert!(
+            out.contains(&format!("CHECK {check}")),
+            "missing {check}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn firewall_allow_rules_and_policies_load_and_filter() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+start_sshd
+fresh_profile
+sed -i 's/^backend = "nftables"$/backend = "nftables"\nicmp = false\noutgoing = "deny"\nipv6 = false\nallow = [{ port = 8080 }, { port = 53, proto = "udp", from = "198.51.100.0\/24" }, { port = 443, from = "2001:db8::\/32" }]/' "$T/profile.toml"
+pcp apply --yes --no-confirm --state-dir "$T/state" > "$T/apply.out"
+nft list table inet portcullis-fw > "$T/fw"
+for want in 'policy drop;' 'tcp dport 8080 accept' 'ip saddr 198.51.100.0/24 udp dport 53 accept' \
+  'ip6 saddr 2001:db8::/32 tcp dport 443 accept' 'meta nfproto ipv6 drop' 'chain output'; do
+  grep -qF "$want" "$T/fw" || { cat "$T/fw"; echo "ruleset lacks: $want"; exit 1; }
+done
+echo "CHECK ruleset loaded"
+# From the laptop: 8080 is allowed (nothing listens: refused at once), 9090 is dropped (times out).
+if nsenter --net="$T/lapns" timeout 3 bash -c 'exec 3<>/dev/tcp/192.0.2.1/8080' 2>"$T/8080.err"; then exit 1; fi
+grep -q 'Connection refused' "$T/8080.err" && echo "CHECK allowed port reaches the host"
+start=$(date +%s)
+if nsenter --net="$T/lapns" timeout 2 bash -c 'exec 3<>/dev/tcp/192.0.2.1/9090' 2>/dev/null; then exit 1; fi
+[ $(( $(date +%s) - start )) -ge 2 ] && echo "CHECK other port dropped"
+lap_ssh 2222 admin && echo "CHECK ssh still open"
+pcp plan --json > "$T/plan.json"
+grep -q '"changes": \[\]' "$T/plan.json" && echo "CHECK idempotent"
+"#,
+    );
+    for check in [
+        "ruleset loaded",
+        "allowed port reaches the host",
+        "other port dropped",
+        "ssh still open",
+        "idempotent",
+    ] {
+        assert!(
+            out.contains(&format!("CHECK {check}")),
+            "missing {check}:\n{out}"
+        );
+    }
+}
