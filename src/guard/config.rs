@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::duration::Seconds;
 use super::matcher::{LogType, Mode};
+use crate::profile::line_col;
 
 pub const DEFAULT_CONFIG: &str = "/etc/portcullis/portcullis.toml";
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/portcullis";
@@ -399,18 +400,6 @@ pub fn load(path: &Path, explicit: bool) -> Result<GuardConfig, ConfigError> {
             message: e.to_string(),
         }),
     }
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
 }
 
 #[cfg(test)]
