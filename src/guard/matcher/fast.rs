@@ -23,6 +23,9 @@ pub enum Shape {
     FailedInvalidUser,
     /// `Failed M for U from IP port N ssh2`
     FailedUser,
+    /// `Failed M for invalid user U from A from IP port N ssh2`: the user is all before the last
+    /// ` from `.
+    FailedCatchAll,
     /// `Invalid user U from IP[ port N]`
     InvalidUser,
     /// `Connection closed by [invalid|authenticating user U ]IP port N [preauth]`, and the same
@@ -192,6 +195,7 @@ fn failed(message: &str) -> Option<FastMatch<'_>> {
     s.lit("Failed ")?;
     let method = s.token(true)?;
     s.lit(" for ")?;
+    let user_start = s.pos;
     let invalid = s.lit("invalid user ").is_some();
     // A valid user's name is read by fail2ban's `[^:]+`: no colon allowed here.
     let user = s.token(invalid)?;
@@ -200,6 +204,27 @@ fn failed(message: &str) -> Option<FastMatch<'_>> {
     }
     s.lit(" from ")?;
     let (ip4, ip6) = s.address()?;
+    if invalid && s.text[s.pos..].starts_with(" from ") {
+        // `... invalid user U from A from B port N ssh2` (a user name written to look like an
+        // address): fail2ban's catch-all reading takes `invalid user U from A` as the user and
+        // B as the host, provided no colon comes before B.
+        let fake_end = s.pos;
+        if ip4.is_none() || user.contains(':') {
+            return None;
+        }
+        s.lit(" from ")?;
+        let (ip4, ip6) = s.address()?;
+        port_ssh2_end(&mut s)?;
+        let user = &s.text[user_start..fake_end];
+        let publickey = method == "publickey";
+        return Some(FastMatch {
+            shape: Shape::FailedCatchAll,
+            user: Some(user),
+            ip4,
+            ip6,
+            publickey,
+        });
+    }
     port_ssh2_end(&mut s)?;
     let shape = if invalid {
         Shape::FailedInvalidUser
@@ -434,9 +459,15 @@ mod tests {
             (m.shape, m.user, m.ip4),
             (Shape::FailedInvalidUser, Some("admin"), Some("192.0.2.1"))
         );
-        assert!(
-            read("Failed password for invalid user a from 6.6.6.6 from 192.0.2.1 port 22 ssh2")
-                .is_none()
+        let m = read("Failed password for invalid user a from 6.6.6.6 from 192.0.2.1 port 22 ssh2")
+            .unwrap();
+        assert_eq!(
+            (m.shape, m.user, m.ip4),
+            (
+                Shape::FailedCatchAll,
+                Some("invalid user a from 6.6.6.6"),
+                Some("192.0.2.1")
+            )
         );
         assert!(read("Failed password for root from 192.0.2.1 port 22 ssh2: x").is_none());
         assert!(read("Failed password for ro:ot from 192.0.2.1 port 22 ssh2").is_none());

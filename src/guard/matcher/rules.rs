@@ -111,7 +111,7 @@ impl RuleSet {
                 ("failed-publickey-invalid-user", false, false, false)
             }
             Shape::FailedInvalidUser => ("failed-auth", false, false, false),
-            Shape::FailedUser => ("failed-auth", f.publickey, false, false),
+            Shape::FailedUser | Shape::FailedCatchAll => ("failed-auth", f.publickey, false, false),
             Shape::InvalidUser => ("invalid-user", false, false, false),
             Shape::ClosedPreauth { .. } if aggressive_close => {
                 ("connection-closed-preauth", false, true, false)
@@ -637,6 +637,9 @@ mod fast_agrees_with_regex {
         "Failed {M} for {U} from {H} port 22 ssh2",
         "Failed {M} for {U} from {H} port 22 ssh2: RSA x",
         "Failed {M} for invalid user {U} from {H} port 22 ssh2{T}",
+        "Failed {M} for invalid user {U} from {H} from 192.0.2.9 port 22 ssh2",
+        "Failed {M} for invalid user {U} from 6.6.6.6 from {H} port 22 ssh2{T}",
+        "Failed {M} for invalid user {U} from 6.6.6.6 from {H} from 192.0.2.9 port 22 ssh2",
         "Invalid user {U} from {H}",
         "Invalid user {U} from {H} port 4242",
         "Invalid user {U} from {H} port 4242{T}",
