@@ -50,21 +50,19 @@ grep -q "ExecStart=$BIN guard run --config $T/profile.toml" /etc/systemd/system/
 pc history
 "#,
     );
-    for check in [
-        "admin key login on 2222 works",
-        "root login refused",
-        "password login not offered",
-        "old port kept open",
-        "port 22 closed after confirm",
-        "second plan empty",
-        "second apply changes nothing",
-        "guard unit written",
-    ] {
-        assert!(
-            out.contains(&format!("CHECK {check}")),
-            "missing {check}:\n{out}"
-        );
-    }
+    assert_checks(
+        &out,
+        &[
+            "admin key login on 2222 works",
+            "root login refused",
+            "password login not offered",
+            "old port kept open",
+            "port 22 closed after confirm",
+            "second plan empty",
+            "second apply changes nothing",
+            "guard unit written",
+        ],
+    );
 }
 
 #[test]
@@ -90,17 +88,15 @@ lap_ssh 2222 admin && echo "CHECK key login"
   && echo "CHECK audit passes" || cat "$T/audit.txt"
 "#,
     );
-    for check in [
-        "conflict reported",
-        "effective no",
-        "neutralised",
-        "key login",
-    ] {
-        assert!(
-            out.contains(&format!("CHECK {check}")),
-            "missing {check}:\n{out}"
-        );
-    }
+    assert_checks(
+        &out,
+        &[
+            "conflict reported",
+            "effective no",
+            "neutralised",
+            "key login",
+        ],
+    );
 }
 
 #[test]
@@ -143,17 +139,15 @@ diff "$T/before" "$T/after" && echo "CHECK nothing changed"
 lap_ssh 22 admin -o ConnectTimeout=3 2>/dev/null || true
 "#,
     );
-    for check in [
-        "refused: no key",
-        "refused: no sudo",
-        "refused: key login failed",
-        "nothing changed",
-    ] {
-        assert!(
-            out.contains(&format!("CHECK {check}")),
-            "missing {check}:\n{out}"
-        );
-    }
+    assert_checks(
+        &out,
+        &[
+            "refused: no key",
+            "refused: no sudo",
+            "refused: key login failed",
+            "nothing changed",
+        ],
+    );
 }
 
 #[test]
@@ -224,17 +218,15 @@ diff "$T/before" "$T/after" && echo "CHECK reverted byte-identical"
 lap_ssh 22 olduser && echo "CHECK old port works again"
 "#,
     );
-    for check in [
-        "apply's session hung up",
-        "new port works during the trial",
-        "reverted byte-identical",
-        "old port works again",
-    ] {
-        assert!(
-            out.contains(&format!("CHECK {check}")),
-            "missing {check}:\n{out}"
-        );
-    }
+    assert_checks(
+        &out,
+        &[
+            "apply's session hung up",
+            "new port works during the trial",
+            "reverted byte-identical",
+            "old port works again",
+        ],
+    );
 }
 
 #[test]
@@ -270,18 +262,16 @@ pc history > "$T/h"
 grep -q 'rolled-back' "$T/h" && echo "CHECK history shows it"
 "#,
     );
-    for check in [
-        "init fills the profile from the host",
-        "hand-made file kept",
-        "byte-identical",
-        "old port works",
-        "history shows it",
-    ] {
-        assert!(
-            out.contains(&format!("CHECK {check}")),
-            "missing {check}:\n{out}"
-        );
-    }
+    assert_checks(
+        &out,
+        &[
+            "init fills the profile from the host",
+            "hand-made file kept",
+            "byte-identical",
+            "old port works",
+            "history shows it",
+        ],
+    );
 }
 
 #[test]
@@ -336,19 +326,17 @@ if grep -q '192.0.2.2' "$T/fw2"; then exit 1; fi
 echo "CHECK session address closed after confirm"
 "#,
     );
-    for check in [
-        "revert armed by default",
-        "session address open",
-        "awaiting confirmation",
-        "second apply refused",
-        "old-session warning",
-        "session address closed after confirm",
-    ] {
-        assert!(
-            out.contains(&format!("CHECK {check}")),
-            "missing {check}:\n{out}"
-        );
-    }
+    assert_checks(
+        &out,
+        &[
+            "revert armed by default",
+            "session address open",
+            "awaiting confirmation",
+            "second apply refused",
+            "old-session warning",
+            "session address closed after confirm",
+        ],
+    );
 }
 
 #[test]
@@ -428,13 +416,21 @@ pcp plan --json > "$T/plan.json"
 grep -q '"changes": \[\]' "$T/plan.json" && echo "CHECK idempotent"
 "#,
     );
-    for check in [
-        "ruleset loaded",
-        "allowed port reaches the host",
-        "other port dropped",
-        "ssh still open",
-        "idempotent",
-    ] {
+    assert_checks(
+        &out,
+        &[
+            "ruleset loaded",
+            "allowed port reaches the host",
+            "other port dropped",
+            "ssh still open",
+            "idempotent",
+        ],
+    );
+}
+
+/// Every `CHECK name` line the lab script printed for the given names.
+fn assert_checks(out: &str, checks: &[&str]) {
+    for check in checks {
         assert!(
             out.contains(&format!("CHECK {check}")),
             "missing {check}:\n{out}"
