@@ -280,10 +280,10 @@ impl Lab {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
-    /// The addresses in one of our kernel sets, read with `nft -j` inside the server namespace.
-    /// Empty when the table is gone.
-    fn set(&self, set: &str) -> Vec<String> {
-        let out = run(&[
+    /// `nft -j list set inet portcullis SET` inside the server namespace (empty output when the
+    /// table is gone).
+    fn list_set_json(&self, set: &str) -> String {
+        let args = [
             "ip",
             "netns",
             "exec",
@@ -295,8 +295,13 @@ impl Lab {
             "inet",
             "portcullis",
             set,
-        ]);
-        portcullis::firewall::nft::parse_set_json(&String::from_utf8_lossy(&out.stdout))
+        ];
+        String::from_utf8_lossy(&run(&args).stdout).into_owned()
+    }
+
+    /// The addresses in one of our kernel sets. Empty when the table is gone.
+    fn set(&self, set: &str) -> Vec<String> {
+        portcullis::firewall::nft::parse_set_json(&self.list_set_json(set))
             .iter()
             .map(|a| a.to_string())
             .collect()
@@ -304,19 +309,7 @@ impl Lab {
 
     /// Remaining kernel timeout (seconds) of an element, if it is there.
     fn kernel_expires(&self, set: &str, addr: &str) -> Option<u64> {
-        let out = must(&[
-            "ip",
-            "netns",
-            "exec",
-            &self.srv,
-            "nft",
-            "-j",
-            "list",
-            "set",
-            "inet",
-            "portcullis",
-            set,
-        ]);
+        let out = self.list_set_json(set);
         let v: serde_json::Value = serde_json::from_str(&out).ok()?;
         v["nftables"].as_array()?.iter().find_map(|i| {
             i.pointer("/set/elem")?.as_array()?.iter().find_map(|e| {
