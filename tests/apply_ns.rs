@@ -437,3 +437,73 @@ fn assert_checks(out: &str, checks: &[&str]) {
         );
     }
 }
+
+#[test]
+fn ufw_backend_opens_ssh_first_filters_the_rest_and_rolls_back_every_byte() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+start_sshd
+make_user olduser
+fresh_profile
+sed -i 's/^backend = "nftables"$/backend = "ufw"/' "$T/profile.toml"
+listen_on 9090
+lap_connect 9090 && echo "CHECK 9090 reachable before"
+grep -qx 'ENABLED=no' /etc/ufw/ufw.conf
+fingerprint > "$T/before"
+iptables-save > "$T/ipt.before"; ip6tables-save > "$T/ip6t.before"
+# Over SSH: the old port and the session's address stay open until confirm.
+SSH_CONNECTION="192.0.2.2 50522 192.0.2.1 22" pcp apply --yes --state-dir "$T/state" > "$T/apply.out"
+grep -n 'ufw' "$T/apply.out"
+# The SSH rules came before the default policy and enable; all our rules are tagged.
+first_ssh=$(grep -n '^run   ufw prepend allow in proto tcp' "$T/apply.out" | head -1 | cut -d: -f1)
+enable=$(grep -n '^run   ufw --force enable' "$T/apply.out" | cut -d: -f1)
+[ "$first_ssh" -lt "$enable" ] && echo "CHECK ssh allowed before ufw is enabled"
+grep -qx 'ENABLED=yes' /etc/ufw/ufw.conf && iptables -S ufw-user-input > "$T/user-input" && echo "CHECK ufw enabled and loaded"
+grep -q -- '--dport 2222 .*-j ACCEPT' "$T/user-input" && grep -q -- '--dport 22 .*-j ACCEPT' "$T/user-input" \
+  && grep -q -- '-s 192.0.2.2/32 .*-j ACCEPT' "$T/user-input" && echo "CHECK trial rules loaded"
+[ "$(grep -c '^### tuple ###.* comment=706f727463756c6c6973$' /etc/ufw/user.rules)" = 3 ] && echo "CHECK rules tagged portcullis"
+lap_ssh 2222 admin && echo "CHECK admin key login on 2222 through ufw"
+pc confirm
+iptables -S ufw-user-input > "$T/user-input2"
+if grep -q -- '--dport 22 \|192.0.2.2' "$T/user-input2"; then cat "$T/user-input2"; exit 1; fi
+echo "CHECK old port and session address closed at confirm"
+lap_ssh 2222 admin && echo "CHECK ssh still open after confirm"
+start=$(date +%s)
+if lap_connect 9090 2; then echo "9090 reachable"; exit 1; fi
+[ $(( $(date +%s) - start )) -ge 2 ] && echo "CHECK other port dropped"
+pcp plan --json > "$T/plan2.json"
+grep -q '"changes": \[\]' "$T/plan2.json" && echo "CHECK second plan empty" || { cat "$T/plan2.json"; exit 1; }
+pc rollback
+fingerprint > "$T/after"
+diff "$T/before" "$T/after" && echo "CHECK rollback restores every file byte-identical"
+if iptables -S ufw-user-input 2>/dev/null || iptables-save | grep -q portcullis || ip6tables-save | grep -q portcullis; then
+  iptables-save; exit 1
+fi
+iptables -S INPUT | grep -qx -- '-P INPUT ACCEPT' && echo "CHECK ufw rules gone from the kernel"
+lap_connect 9090 && echo "CHECK 9090 reachable again"
+sleep 0.3
+lap_ssh 22 olduser && echo "CHECK old port works"
+"#,
+    );
+    assert_checks(
+        &out,
+        &[
+            "9090 reachable before",
+            "ssh allowed before ufw is enabled",
+            "ufw enabled and loaded",
+            "trial rules loaded",
+            "rules tagged portcullis",
+            "admin key login on 2222 through ufw",
+            "old port and session address closed at confirm",
+            "ssh still open after confirm",
+            "other port dropped",
+            "second plan empty",
+            "rollback restores every file byte-identical",
+            "ufw rules gone from the kernel",
+            "9090 reachable again",
+            "old port works",
+        ],
+    );
+}
