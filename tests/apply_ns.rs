@@ -451,6 +451,9 @@ sed -i 's/^backend = "nftables"$/backend = "ufw"/' "$T/profile.toml"
 listen_on 9090
 lap_connect 9090 && echo "CHECK 9090 reachable before"
 grep -qx 'ENABLED=no' /etc/ufw/ufw.conf
+pcp plan > "$T/plan0"
+grep -q 'note: /etc/ufw/sysctl.conf sets net.ipv4.conf.all.log_martians = 0 each time ufw starts' "$T/plan0" \
+  && echo "CHECK ufw's sysctl override noted"
 fingerprint > "$T/before"
 redirects=$(cat /proc/sys/net/ipv4/conf/all/accept_redirects)
 # Over SSH: the old port and the session's address stay open until confirm.
@@ -476,6 +479,8 @@ if lap_connect 9090 2; then echo "9090 reachable"; exit 1; fi
 [ $(( $(date +%s) - start )) -ge 2 ] && echo "CHECK other port dropped"
 pcp plan --json > "$T/plan2.json"
 grep -q '"changes": \[\]' "$T/plan2.json" && echo "CHECK second plan empty" || { cat "$T/plan2.json"; exit 1; }
+"$BIN" audit --profile "$T/profile.toml" --only firewall > "$T/audit.txt" && echo "CHECK audit's firewall checks pass" \
+  || cat "$T/audit.txt"
 pc rollback
 fingerprint > "$T/after"
 diff "$T/before" "$T/after" && echo "CHECK rollback restores every file byte-identical"
@@ -494,6 +499,7 @@ lap_ssh 22 olduser && echo "CHECK old port works"
         &out,
         &[
             "9090 reachable before",
+            "ufw's sysctl override noted",
             "ssh allowed before ufw is enabled",
             "ufw enabled and loaded",
             "trial rules loaded",
@@ -503,6 +509,7 @@ lap_ssh 22 olduser && echo "CHECK old port works"
             "ssh still open after confirm",
             "other port dropped",
             "second plan empty",
+            "audit's firewall checks pass",
             "rollback restores every file byte-identical",
             "ufw rules gone from the kernel",
             "9090 reachable again",

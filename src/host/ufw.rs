@@ -42,18 +42,26 @@ pub fn resync(root: &Root) -> Result<(), String> {
     run(&[init, cmd.into()]).map(|_| ())
 }
 
-/// The sysctl keys ufw sets when it starts (from IPT_SYSCTL in /etc/default/ufw), in dotted form; keys
-/// whose slash form holds a dot (an interface like eth0.10) cannot be named dotted and are left out.
-pub fn sysctl_keys(sysctl_conf: &str) -> Vec<String> {
+/// The sysctl values ufw sets when it starts (`sysctl -p` of the IPT_SYSCTL file), keys in dotted form;
+/// keys whose slash form holds a dot (an interface like eth0.10) cannot be named dotted and are left out.
+pub fn sysctl_values(sysctl_conf: &str) -> Vec<(String, String)> {
     parse_shell_vars(sysctl_conf)
         .into_iter()
-        .filter_map(|(k, _, _)| {
-            if k.contains('/') {
-                (!k.contains('.')).then(|| k.replace('/', "."))
+        .filter_map(|(k, v, _)| {
+            let key = if k.contains('/') {
+                (!k.contains('.')).then(|| k.replace('/', "."))?
             } else {
-                Some(k)
-            }
+                k
+            };
+            Some((key, v))
         })
+        .collect()
+}
+
+pub fn sysctl_keys(sysctl_conf: &str) -> Vec<String> {
+    sysctl_values(sysctl_conf)
+        .into_iter()
+        .map(|(k, _)| k)
         .collect()
 }
 

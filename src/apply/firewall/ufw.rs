@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use crate::host::firewall::parse_shell_vars;
 use crate::host::snapshot::Snapshot;
-use crate::host::ufw::{UFW_CONF, UFW_DEFAULTS, enabled};
+use crate::host::ufw::{UFW_CONF, UFW_DEFAULTS, UFW_SYSCTL, enabled, sysctl_file, sysctl_values};
 use crate::profile::{Policy, Profile, Proto};
 
 use crate::apply::plan::{KeepOpen, command, file_change};
@@ -34,7 +34,7 @@ pub const UFW_FILES: &[&str] = &[
     "/etc/ufw/after6.rules",
 ];
 /// The files the planner reads.
-pub const PATHS: &[&str] = &[UFW_DEFAULTS, UFW_CONF, USER_RULES, USER6_RULES];
+pub const PATHS: &[&str] = &[UFW_DEFAULTS, UFW_CONF, USER_RULES, USER6_RULES, UFW_SYSCTL];
 pub const TAG: &str = "portcullis";
 
 /// One ufw rule as its `### tuple ###` line has it: action proto dport dst sport src direction.
@@ -383,7 +383,38 @@ pub fn plan(profile: &Profile, snap: &Snapshot, keep: &KeepOpen, plan: &mut Plan
             ),
         ));
     }
+    if snap.docker {
+        plan.notes.push((
+            Step::Firewall,
+            "Docker is here: ports it publishes bypass ufw's rules (its DNAT comes first)".into(),
+        ));
+    }
+    sysctl_notes(profile, snap, &defaults, plan);
     plan.changes.extend(changes);
+}
+
+/// ufw's start-up `sysctl -p` runs after systemd-sysctl at boot: a value of its file that differs from the
+/// profile's [sysctl] wins after every reboot, so say where to change it.
+fn sysctl_notes(profile: &Profile, snap: &Snapshot, defaults: &str, plan: &mut Plan) {
+    let Some(file) = sysctl_file(defaults) else {
+        return;
+    };
+    let Some(text) = snap.text(&file) else {
+        return;
+    };
+    let want = crate::apply::sysctl::wanted(profile, snap, &mut Vec::new());
+    for (key, value) in sysctl_values(&text) {
+        let ufw_value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+        if let Some(w) = want.get(&key).filter(|w| **w != ufw_value) {
+            plan.notes.push((
+                Step::Firewall,
+                format!(
+                    "{file} sets {key} = {ufw_value} each time ufw starts (after boot's sysctl.d), \
+                     overriding the profile's {w}: change or comment it out there"
+                ),
+            ));
+        }
+    }
 }
 
 /// `KEY=value` set in a shell-variable file, in place where the key is, else appended.

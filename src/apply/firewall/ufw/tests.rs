@@ -439,3 +439,30 @@ fn shell_var_edits_keep_the_rest_of_the_file() {
     );
     assert_eq!(set_shell_var("A=1\n", "IPV6", "yes"), "A=1\nIPV6=yes\n");
 }
+
+#[test]
+fn a_ufw_sysctl_value_against_the_profile_is_noted() {
+    let p = profile();
+    let mut snap = host();
+    put(
+        &mut snap,
+        UFW_SYSCTL,
+        "net/ipv4/conf/all/log_martians=0\nnet/ipv4/icmp_echo_ignore_broadcasts=1\n".into(),
+    );
+    let want = crate::apply::sysctl::wanted(&p, &snap, &mut Vec::new());
+    assert_eq!(
+        want.get("net.ipv4.conf.all.log_martians")
+            .map(String::as_str),
+        Some("1")
+    );
+    let notes: Vec<String> = run(&p, &snap, &KeepOpen::default())
+        .notes
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].starts_with("/etc/ufw/sysctl.conf sets net.ipv4.conf.all.log_martians = 0"),
+        "{notes:?}"
+    );
+}
