@@ -267,6 +267,57 @@ fn policy_words(p: Policy) -> (&'static str, &'static [&'static str]) {
     }
 }
 
+/// The rule commands from what the files hold to what the profile wants: prepends, deletions, appends.
+fn rule_changes(
+    existing: &[Existing],
+    want: &[Want],
+    notes: &mut Vec<(Step, String)>,
+) -> Vec<Action> {
+    let present = |t: &Tuple| existing.iter().any(|e| &e.tuple == t);
+    let ours = |t: &Tuple| existing.iter().any(|e| e.ours && &e.tuple == t);
+    let missing: Vec<&Want> = want.iter().filter(|w| !present(&w.tuple)).collect();
+    // A deny of ours already there would shadow allows appended after it: it goes, and comes back last.
+    let appended_allow = |fam: bool| {
+        missing
+            .iter()
+            .any(|w| !w.first && w.tuple.v6 == fam && w.tuple.fields[0] == "allow")
+    };
+    let re_add: Vec<&Want> = want
+        .iter()
+        .filter(|w| w.tuple.fields[0] == "deny" && ours(&w.tuple) && appended_allow(w.tuple.v6))
+        .collect();
+    let mut stale: Vec<&Tuple> = existing
+        .iter()
+        .filter(|e| e.ours && !want.iter().any(|w| w.tuple == e.tuple))
+        .map(|e| &e.tuple)
+        .collect();
+    stale.extend(re_add.iter().map(|w| &w.tuple));
+
+    let mut out: Vec<Action> = missing
+        .iter()
+        .filter(|w| w.first)
+        .filter_map(|w| add(w))
+        .collect();
+    for t in stale {
+        match delete(t) {
+            Some(a) => out.push(a),
+            None => notes.push((
+                Step::Firewall,
+                format!(
+                    "a ufw rule tagged {TAG} cannot be removed by portcullis: {}",
+                    t.fields.join(" ")
+                ),
+            )),
+        }
+    }
+    out.extend(
+        want.iter()
+            .filter(|w| !w.first && (!present(&w.tuple) || re_add.contains(w)))
+            .filter_map(add),
+    );
+    out
+}
+
 pub fn plan(profile: &Profile, snap: &Snapshot, keep: &KeepOpen, plan: &mut Plan) {
     let fw = &profile.firewall;
     let defaults = snap.text(UFW_DEFAULTS).unwrap_or_default();
@@ -294,48 +345,9 @@ pub fn plan(profile: &Profile, snap: &Snapshot, keep: &KeepOpen, plan: &mut Plan
         &snap.text(USER6_RULES).unwrap_or_default(),
         true,
     ));
-    let present = |t: &Tuple| existing.iter().any(|e| &e.tuple == t);
     let want = wanted(profile, snap, keep, v6);
-    let missing: Vec<&Want> = want.iter().filter(|w| !present(&w.tuple)).collect();
-    // A deny of ours already there would shadow allows appended after it: it goes, and comes back last.
-    let appended_allow = |fam: bool| {
-        missing
-            .iter()
-            .any(|w| !w.first && w.tuple.v6 == fam && w.tuple.fields[0] == "allow")
-    };
-    let mut stale: Vec<&Tuple> = existing
-        .iter()
-        .filter(|e| e.ours && !want.iter().any(|w| w.tuple == e.tuple))
-        .map(|e| &e.tuple)
-        .collect();
-    let mut re_add: Vec<&Want> = Vec::new();
-    for w in &want {
-        if w.tuple.fields[0] == "deny" && present(&w.tuple) && appended_allow(w.tuple.v6) {
-            stale.push(&w.tuple);
-            re_add.push(w);
-        }
-    }
-
-    for w in missing.iter().filter(|w| w.first) {
-        changes.extend(add(w).map(|a| command(Step::Firewall, a)));
-    }
-    for t in &stale {
-        match delete(t) {
-            Some(a) => changes.push(command(Step::Firewall, a)),
-            None => plan.notes.push((
-                Step::Firewall,
-                format!(
-                    "a ufw rule tagged {TAG} cannot be removed by portcullis: {}",
-                    t.fields.join(" ")
-                ),
-            )),
-        }
-    }
-    let later = want
-        .iter()
-        .filter(|w| !w.first && (!present(&w.tuple) || re_add.contains(w)));
-    for w in later {
-        changes.extend(add(w).map(|a| command(Step::Firewall, a)));
+    for action in rule_changes(&existing, &want, &mut plan.notes) {
+        changes.push(command(Step::Firewall, action));
     }
 
     for (dir, key, policy) in [

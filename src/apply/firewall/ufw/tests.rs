@@ -466,3 +466,25 @@ fn a_ufw_sysctl_value_against_the_profile_is_noted() {
         "{notes:?}"
     );
 }
+
+#[test]
+fn only_our_own_deny_is_moved_behind_new_allows() {
+    let mut p = profile();
+    p.firewall.ipv4 = false;
+    p.firewall.allow = vec![crate::profile::AllowRule {
+        port: 8080,
+        proto: Proto::Tcp,
+        from: None,
+    }];
+    let mut snap = host();
+    put(
+        &mut snap,
+        USER_RULES,
+        rules(&["deny any any 0.0.0.0/0 any 0.0.0.0/0 in"]),
+    );
+    let cmds = commands(&run(&p, &snap, &KeepOpen::default()));
+    assert!(
+        !cmds.iter().any(|c| c.contains("deny")),
+        "the admin's deny stays put: {cmds:?}"
+    );
+}
