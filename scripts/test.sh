@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a Debian/Ubuntu machine, installing what the tests need first.
-# The namespace tests (real sshd, real nft) need root; run as root (sudo) to include them.
+# The namespace tests (real sshd, real nft and ufw) need root; run as root (sudo) to include them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +9,7 @@ needs=(
     "/lib/systemd/systemd-journal-remote:systemd-journal-remote"
     "journalctl:systemd"
     "nft:nftables"
+    "ufw:ufw"
     "sshd:openssh-server"
     "ssh:openssh-client"
     "ssh-keygen:openssh-client"
