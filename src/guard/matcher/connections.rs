@@ -24,6 +24,8 @@ pub const LIFETIME: SignedDuration = SignedDuration::from_secs(300);
 pub struct Facts {
     pub user: Option<ShortText>,
     pub ip4: Option<ShortText>,
+    /// The value of `ip4`, when the reader that found it parsed it already.
+    pub ip4_value: Option<std::net::Ipv4Addr>,
     pub ip6: Option<ShortText>,
     pub dns: Option<ShortText>,
     /// Every non-empty user name seen, sorted, without repeats (one, almost always).
@@ -42,6 +44,7 @@ impl Facts {
         Facts {
             user: m.user.map(ShortText::new),
             ip4: m.ip4.map(ShortText::new),
+            ip4_value: m.ip4_value,
             ip6: m.ip6.map(ShortText::new),
             dns: m.dns.map(ShortText::new),
             nofail: m.nofail || m.gained,
@@ -69,6 +72,9 @@ impl Facts {
             if let Some(v) = value {
                 *slot = Some(ShortText::new(v));
             }
+        }
+        if m.ip4.is_some() {
+            self.ip4_value = m.ip4_value;
         }
         self.nofail |= m.nofail || m.gained;
         self.gained |= m.gained;
@@ -262,6 +268,7 @@ mod tests {
             rule: 0,
             user,
             ip4: ip,
+            ip4_value: ip.and_then(|t| t.parse().ok()),
             ip6: None,
             dns: None,
             nofail,

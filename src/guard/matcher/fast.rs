@@ -5,15 +5,25 @@
 //! Anything else returns `None` and goes to the regex rules. A differential test checks that,
 //! whenever a reader answers, the regex rules give the same answer.
 
+use std::net::Ipv4Addr;
+
 /// The fields a reader extracts; the rule set turns them into a `RuleMatch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FastMatch<'a> {
     pub shape: Shape,
     pub user: Option<&'a str>,
-    pub ip4: Option<&'a str>,
-    pub ip6: Option<&'a str>,
+    pub addr: Address<'a>,
     /// `Failed publickey ...`: decides between helper and failure.
     pub publickey: bool,
+}
+
+/// An address as read: dotted quad or IPv6 text, and the dotted quad's value when it has one
+/// (no leading zeros, no part over 255), so that it need not be parsed again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Address<'a> {
+    pub ip4: Option<&'a str>,
+    pub ip6: Option<&'a str>,
+    pub ip4_value: Option<Ipv4Addr>,
 }
 
 /// The message shapes read by hand.
@@ -106,15 +116,19 @@ impl<'a> Scan<'a> {
         self.pos += len;
         (len > 0).then_some(())
     }
-    /// A plain address: returns (ip4, ip6). The address is the whole run of hex digits, dots
-    /// and colons here, as fail2ban's `<IP4>` or `<IP6>` would read it.
-    fn address(&mut self) -> Option<(Option<&'a str>, Option<&'a str>)> {
+    /// A plain address: the whole run of hex digits, dots and colons here, as fail2ban's `<IP4>`
+    /// or `<IP6>` would read it.
+    fn address(&mut self) -> Option<Address<'a>> {
         let rest = &self.text.as_bytes()[self.pos..];
         let start = self.pos;
-        if let Some(len) = dotted_quad_len(rest) {
+        if let Some((len, value)) = dotted_quad(rest) {
             if !rest.get(len).is_some_and(|&c| is_address_byte(c)) {
                 self.pos += len;
-                return Some((Some(&self.text[start..self.pos]), None));
+                return Some(Address {
+                    ip4: Some(&self.text[start..self.pos]),
+                    ip6: None,
+                    ip4_value: value,
+                });
             }
         }
         let len = rest
@@ -126,8 +140,12 @@ impl<'a> Scan<'a> {
             return None;
         }
         self.pos += len;
-        Some((None, Some(t)))
+        Some(Address {
+            ip6: Some(t),
+            ..Address::default()
+        })
     }
+
     fn end(&self) -> Option<()> {
         (self.pos == self.text.len()).then_some(())
     }
@@ -143,28 +161,37 @@ fn is_address_byte(c: u8) -> bool {
     c.is_ascii_hexdigit() || c == b'.' || c == b':'
 }
 
-/// The length of four groups of one to three ASCII digits joined by dots at the start of `b`
-/// (what fail2ban's `<IP4>` reads in full), taking as many digits as there are.
-fn dotted_quad_len(b: &[u8]) -> Option<usize> {
-    let mut pos = 0;
-    for group in 0..4 {
+/// Four groups of one to three ASCII digits joined by dots at the start of `b` (what
+/// fail2ban's `<IP4>` reads in full, taking as many digits as there are): their length, and
+/// their value when `Ipv4Addr`'s parser would accept them.
+fn dotted_quad(b: &[u8]) -> Option<(usize, Option<Ipv4Addr>)> {
+    let (mut pos, mut octets, mut canonical) = (0, [0u8; 4], true);
+    for (group, octet) in octets.iter_mut().enumerate() {
         if group > 0 {
             if b.get(pos) != Some(&b'.') {
                 return None;
             }
             pos += 1;
         }
-        let digits = b[pos..]
-            .iter()
-            .take(4)
-            .take_while(|c| c.is_ascii_digit())
-            .count();
-        if !(1..=3).contains(&digits) {
+        let (mut value, start) = (0u16, pos);
+        while let Some(&c @ b'0'..=b'9') = b.get(pos) {
+            if pos - start == 3 {
+                return None;
+            }
+            value = value * 10 + u16::from(c - b'0');
+            pos += 1;
+        }
+        let digits = pos - start;
+        if digits == 0 {
             return None;
         }
-        pos += digits;
+        canonical &= !(digits > 1 && b[start] == b'0');
+        match u8::try_from(value) {
+            Ok(v) => *octet = v,
+            Err(_) => canonical = false,
+        }
     }
-    Some(pos)
+    Some((pos, canonical.then(|| Ipv4Addr::from(octets))))
 }
 
 /// Whether all of `t` reads as fail2ban's `<IP6>`:
@@ -233,25 +260,24 @@ fn failed(message: &str) -> Option<FastMatch<'_>> {
         return None;
     }
     s.lit(" from ")?;
-    let (ip4, ip6) = s.address()?;
+    let addr = s.address()?;
     if invalid && s.text[s.pos..].starts_with(" from ") {
         // `... invalid user U from A from B port N ssh2` (a user name written to look like an
         // address): fail2ban's catch-all reading takes `invalid user U from A` as the user and
         // B as the host, provided no colon comes before B.
         let fake_end = s.pos;
-        if ip4.is_none() || user.contains(':') {
+        if addr.ip4.is_none() || user.contains(':') {
             return None;
         }
         s.lit(" from ")?;
-        let (ip4, ip6) = s.address()?;
+        let addr = s.address()?;
         port_ssh2_end(&mut s)?;
         let user = &s.text[user_start..fake_end];
         let publickey = method == "publickey";
         return Some(FastMatch {
             shape: Shape::FailedCatchAll,
             user: Some(user),
-            ip4,
-            ip6,
+            addr,
             publickey,
         });
     }
@@ -264,8 +290,7 @@ fn failed(message: &str) -> Option<FastMatch<'_>> {
     Some(FastMatch {
         shape,
         user: Some(user),
-        ip4,
-        ip6,
+        addr,
         publickey: method == "publickey",
     })
 }
@@ -278,7 +303,7 @@ fn invalid_user(message: &str) -> Option<FastMatch<'_>> {
         return None;
     }
     s.lit(" from ")?;
-    let (ip4, ip6) = s.address()?;
+    let addr = s.address()?;
     if s.end().is_none() {
         s.lit(" port ")?;
         s.digits()?;
@@ -287,8 +312,7 @@ fn invalid_user(message: &str) -> Option<FastMatch<'_>> {
     Some(FastMatch {
         shape: Shape::InvalidUser,
         user: Some(user),
-        ip4,
-        ip6,
+        addr,
         publickey: false,
     })
 }
@@ -310,7 +334,7 @@ fn closed(message: &str) -> Option<FastMatch<'_>> {
         s.lit(" ")?;
         user = Some(u);
     }
-    let (ip4, ip6) = s.address()?;
+    let addr = s.address()?;
     s.lit(" port ")?;
     s.digits()?;
     s.lit(" [preauth]")?;
@@ -322,8 +346,7 @@ fn closed(message: &str) -> Option<FastMatch<'_>> {
     Some(FastMatch {
         shape,
         user,
-        ip4,
-        ip6,
+        addr,
         publickey: false,
     })
 }
@@ -331,15 +354,14 @@ fn closed(message: &str) -> Option<FastMatch<'_>> {
 fn disconnect_bye(message: &str) -> Option<FastMatch<'_>> {
     let mut s = Scan::new(message);
     s.lit("Received disconnect from ")?;
-    let (ip4, ip6) = s.address()?;
+    let addr = s.address()?;
     s.lit(" port ")?;
     s.digits()?;
     s.lit(":11: ")?;
     Some(FastMatch {
         shape: Shape::DisconnectBye,
         user: None,
-        ip4,
-        ip6,
+        addr,
         publickey: false,
     })
 }
@@ -351,15 +373,14 @@ fn accepted(message: &str) -> Option<FastMatch<'_>> {
     s.lit(" for ")?;
     let user = s.token(true)?;
     s.lit(" from ")?;
-    let (ip4, ip6) = s.address()?;
+    let addr = s.address()?;
     if !s.at_end_or_space() {
         return None;
     }
     Some(FastMatch {
         shape: Shape::Accepted,
         user: Some(user),
-        ip4,
-        ip6,
+        addr,
         publickey: false,
     })
 }
@@ -375,7 +396,7 @@ fn max_attempts(message: &str) -> Option<FastMatch<'_>> {
         return None;
     }
     s.lit(" from ")?;
-    let (ip4, ip6) = s.address()?;
+    let addr = s.address()?;
     s.lit(" port ")?;
     s.digits()?;
     s.lit(" ssh2 [preauth]")?;
@@ -383,8 +404,7 @@ fn max_attempts(message: &str) -> Option<FastMatch<'_>> {
     Some(FastMatch {
         shape: Shape::MaxAttempts,
         user: Some(user),
-        ip4,
-        ip6,
+        addr,
         publickey: false,
     })
 }
@@ -401,8 +421,7 @@ fn pam(message: &str) -> Option<FastMatch<'_>> {
     let no_rule = FastMatch {
         shape: Shape::NoRule,
         user: None,
-        ip4: None,
-        ip6: None,
+        addr: Address::default(),
         publickey: false,
     };
     if module == 0 || s.lit("(sshd:auth):").is_none() {
@@ -432,7 +451,7 @@ fn pam(message: &str) -> Option<FastMatch<'_>> {
     s.lit(" ")?;
     while s.lit(" ").is_some() {}
     s.lit("rhost=")?;
-    let (ip4, ip6) = s.address()?;
+    let addr = s.address()?;
     let mut user = None;
     if s.end().is_none() {
         let before = s.pos;
@@ -454,8 +473,7 @@ fn pam(message: &str) -> Option<FastMatch<'_>> {
     Some(FastMatch {
         shape: Shape::PamAuthFailure,
         user,
-        ip4,
-        ip6,
+        addr,
         publickey: false,
     })
 }
@@ -463,6 +481,21 @@ fn pam(message: &str) -> Option<FastMatch<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dotted_quads_carry_the_value_the_standard_parser_gives() {
+        for t in [
+            "192.0.2.1", "0.0.0.0", "255.255.255.255", "256.1.1.1", "192.030.0.6", "1.2.3",
+            "1.2.3.4.5", "1..2.3", "01.2.3.4", "1.2.3.4567", "999.999.999.999",
+        ] {
+            match dotted_quad(t.as_bytes()) {
+                Some((len, value)) if len == t.len() => {
+                    assert_eq!(value, t.parse().ok(), "{t}")
+                }
+                _ => assert!(t.parse::<Ipv4Addr>().is_err() || t.len() > 15, "{t}"),
+            }
+        }
+    }
 
     /// Every string of `1`, `:` (and a few with `.`) up to 16 bytes gets the regex's answer.
     #[test]
@@ -507,13 +540,13 @@ mod tests {
     fn shapes() {
         let m = read("Failed password for invalid user admin from 192.0.2.1 port 22 ssh2").unwrap();
         assert_eq!(
-            (m.shape, m.user, m.ip4),
+            (m.shape, m.user, m.addr.ip4),
             (Shape::FailedInvalidUser, Some("admin"), Some("192.0.2.1"))
         );
         let m = read("Failed password for invalid user a from 6.6.6.6 from 192.0.2.1 port 22 ssh2")
             .unwrap();
         assert_eq!(
-            (m.shape, m.user, m.ip4),
+            (m.shape, m.user, m.addr.ip4),
             (
                 Shape::FailedCatchAll,
                 Some("invalid user a from 6.6.6.6"),
@@ -524,7 +557,7 @@ mod tests {
         assert!(read("Failed password for ro:ot from 192.0.2.1 port 22 ssh2").is_none());
         let m = read("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.7  user=root").unwrap();
         assert_eq!(
-            (m.shape, m.user, m.ip4),
+            (m.shape, m.user, m.addr.ip4),
             (Shape::PamAuthFailure, Some("root"), Some("192.0.2.7"))
         );
         let m = read("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=sudoer rhost=192.0.2.7").unwrap();
@@ -537,6 +570,6 @@ mod tests {
         );
         let m = read("Connection closed by authenticating user root 2001:db8::2 port 9 [preauth]")
             .unwrap();
-        assert_eq!((m.user, m.ip6), (Some("root"), Some("2001:db8::2")));
+        assert_eq!((m.user, m.addr.ip6), (Some("root"), Some("2001:db8::2")));
     }
 }

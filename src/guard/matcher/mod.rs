@@ -366,6 +366,9 @@ fn rfc5424_header(line: &str) -> Option<usize> {
 
 /// The failure's host: an address when the text is one, else the raw text.
 fn host_of(facts: &connections::Facts) -> Option<Host> {
+    if let Some(ip) = facts.ip4_value {
+        return Some(Host::Ip(IpAddr::V4(ip)));
+    }
     if let Some(text) = facts.ip4.as_ref().map(ShortText::as_str) {
         return Some(match dotted_quad(text) {
             Some(ip) => Host::Ip(IpAddr::V4(ip)),

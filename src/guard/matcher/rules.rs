@@ -55,6 +55,8 @@ pub struct RuleMatch<'a> {
     pub rule: usize,
     pub user: Option<&'a str>,
     pub ip4: Option<&'a str>,
+    /// The value of `ip4` when a hand-written reader parsed it already.
+    pub ip4_value: Option<std::net::Ipv4Addr>,
     pub ip6: Option<&'a str>,
     pub dns: Option<&'a str>,
     pub nofail: bool,
@@ -70,6 +72,37 @@ pub struct RuleSet {
     compiled: Vec<Option<Compiled>>,
     /// For each first byte of a message, the rules (as bits, in order) whose lead starts with it.
     by_first_byte: [u64; 256],
+    /// The index of each rule the hand-written readers answer with (`FAST_RULES`), if the mode
+    /// has it.
+    fast_rules: [Option<usize>; FAST_RULES.len()],
+}
+
+/// The rules a hand-written reader can answer with, in `FastRule` order.
+const FAST_RULES: [&str; 10] = [
+    "failed-publickey-invalid-user",
+    "failed-auth",
+    "invalid-user",
+    "connection-closed-preauth",
+    "connection-closed",
+    "disconnected-preauth-user",
+    "disconnect-bye",
+    "accepted",
+    "max-auth-attempts",
+    "pam-auth-failure",
+];
+
+#[derive(Debug, Clone, Copy)]
+enum FastRule {
+    FailedPublickeyInvalidUser,
+    FailedAuth,
+    InvalidUser,
+    ConnectionClosedPreauth,
+    ConnectionClosed,
+    DisconnectedPreauthUser,
+    DisconnectBye,
+    Accepted,
+    MaxAuthAttempts,
+    PamAuthFailure,
 }
 
 impl RuleSet {
@@ -86,56 +119,51 @@ impl RuleSet {
                 by_first_byte[usize::from(lead.as_bytes()[0])] |= 1 << index;
             }
         }
+        let fast_rules = FAST_RULES.map(|id| rules.iter().position(|r| r.id == id));
         RuleSet {
             mode,
             rules,
             compiled,
             by_first_byte,
+            fast_rules,
         }
-    }
-
-    fn index_of(&self, id: &str) -> Option<usize> {
-        // Ids are `&'static str` constants: comparing addresses first skips most byte compares.
-        self.rules
-            .iter()
-            .position(|r| std::ptr::eq(r.id, id))
-            .or_else(|| self.rules.iter().position(|r| r.id == id))
     }
 
     /// The answer for a message read by hand: `Some(None)` means no rule of this mode matches.
     fn answer_fast<'a>(&self, f: FastMatch<'a>) -> Option<Option<RuleMatch<'a>>> {
         let aggressive_close = matches!(self.mode, Mode::Ddos | Mode::Aggressive);
-        // (rule id, nofail, forget, gained)
+        // (rule, nofail, forget, gained)
         let (id, nofail, forget, gained) = match f.shape {
             Shape::FailedInvalidUser if f.publickey => {
-                ("failed-publickey-invalid-user", false, false, false)
+                (FastRule::FailedPublickeyInvalidUser, false, false, false)
             }
-            Shape::FailedInvalidUser => ("failed-auth", false, false, false),
-            Shape::FailedUser | Shape::FailedCatchAll => ("failed-auth", f.publickey, false, false),
-            Shape::InvalidUser => ("invalid-user", false, false, false),
+            Shape::FailedInvalidUser => (FastRule::FailedAuth, false, false, false),
+            Shape::FailedUser | Shape::FailedCatchAll => (FastRule::FailedAuth, f.publickey, false, false),
+            Shape::InvalidUser => (FastRule::InvalidUser, false, false, false),
             Shape::ClosedPreauth { .. } if aggressive_close => {
-                ("connection-closed-preauth", false, true, false)
+                (FastRule::ConnectionClosedPreauth, false, true, false)
             }
             Shape::ClosedPreauth { .. } if self.mode == Mode::Normal => {
-                ("connection-closed", true, true, false)
+                (FastRule::ConnectionClosed, true, true, false)
             }
             Shape::ClosedPreauth {
                 disconnected: true,
                 with_user: true,
-            } => ("disconnected-preauth-user", false, true, false),
+            } => (FastRule::DisconnectedPreauthUser, false, true, false),
             Shape::ClosedPreauth { .. } => return Some(None),
-            Shape::DisconnectBye => ("disconnect-bye", true, true, false),
-            Shape::Accepted => ("accepted", false, true, true),
-            Shape::MaxAttempts => ("max-auth-attempts", false, false, false),
-            Shape::PamAuthFailure => ("pam-auth-failure", true, false, false),
+            Shape::DisconnectBye => (FastRule::DisconnectBye, true, true, false),
+            Shape::Accepted => (FastRule::Accepted, false, true, true),
+            Shape::MaxAttempts => (FastRule::MaxAuthAttempts, false, false, false),
+            Shape::PamAuthFailure => (FastRule::PamAuthFailure, true, false, false),
             Shape::NoRule => return Some(None),
         };
-        let rule = self.index_of(id)?;
+        let rule = self.fast_rules[id as usize]?;
         Some(Some(RuleMatch {
             rule,
             user: f.user,
-            ip4: f.ip4,
-            ip6: f.ip6,
+            ip4: f.addr.ip4,
+            ip4_value: f.addr.ip4_value,
+            ip6: f.addr.ip6,
             dns: None,
             nofail,
             forget,
@@ -190,6 +218,7 @@ impl RuleSet {
                 rule: index,
                 user,
                 ip4: text(g.ip4),
+                ip4_value: None,
                 ip6: text(g.ip6),
                 dns: text(g.dns),
                 nofail: flag(g.nofail),
@@ -717,7 +746,22 @@ mod fast_agrees_with_regex {
         set: &RuleSet,
         m: Option<RuleMatch<'a>>,
     ) -> Option<(&'static str, RuleMatch<'a>)> {
-        m.map(|m| (set.rules()[m.rule].id, RuleMatch { rule: 0, ..m }))
+        m.map(|m| {
+            // A value carried along must be what parsing the text gives; the regex rules carry
+            // none (the text is parsed later).
+            if let Some(value) = m.ip4_value {
+                assert_eq!(m.ip4.and_then(|t| t.parse().ok()), Some(value));
+            }
+            let id = set.rules()[m.rule].id;
+            (
+                id,
+                RuleMatch {
+                    rule: 0,
+                    ip4_value: None,
+                    ..m
+                },
+            )
+        })
     }
 
     #[test]
