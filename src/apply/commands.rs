@@ -48,7 +48,8 @@ pub fn run_confirm(args: &ConfirmArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Rewrites the firewall without the trial's extra openings, inside the same transaction.
+/// Rewrites the firewall (and ssh.socket's drop-in) without the trial's extra openings, inside the same
+/// transaction.
 fn close_trial_openings(root: &crate::host::root::Root, txn: &mut Txn) -> anyhow::Result<()> {
     let profile_path = PathBuf::from(&txn.manifest.profile);
     let profile = load_profile(&profile_path)?;
@@ -59,15 +60,22 @@ fn close_trial_openings(root: &crate::host::root::Root, txn: &mut Txn) -> anyhow
         .iter()
         .filter(|c| c.step == Step::Firewall)
         .collect();
-    if fw.is_empty() {
-        return Ok(());
-    }
+    let socket = p
+        .changes
+        .iter()
+        .find(|c| c.path() == Some(super::ssh::SOCKET_DROPIN));
     let ctx = Ctx {
         root,
         profile: &profile,
         snap: &snap,
     };
-    exec::run_step(&ctx, Step::Firewall, &fw, txn).map_err(|e| anyhow!(e))?;
+    // ssh.socket first: the old port stops listening before the firewall closes it.
+    if let Some(c) = socket {
+        exec::rewrite_ssh_socket(&ctx, c, txn).map_err(|e| anyhow!(e))?;
+    }
+    if !fw.is_empty() {
+        exec::run_step(&ctx, Step::Firewall, &fw, txn).map_err(|e| anyhow!(e))?;
+    }
     txn.save().map_err(|e| anyhow!(e))
 }
 

@@ -68,6 +68,13 @@ pub fn run_step(ctx: &Ctx, step: Step, changes: &[&Change], txn: &mut Txn) -> Re
     Ok(())
 }
 
+/// Rewrites ssh.socket's drop-in (confirm: without the old port) and rebinds the socket.
+pub fn rewrite_ssh_socket(ctx: &Ctx, change: &Change, txn: &mut Txn) -> Result<(), String> {
+    perform(ctx, &change.action, txn)?;
+    txn.record(Undo::Sshd { socket: true })?;
+    service::restart_ssh_socket().map(|_| ())
+}
+
 fn resolve(ctx: &Ctx, owner: &Owner) -> Result<(u32, u32), String> {
     match owner {
         Owner::Ids(u, g) => Ok((*u, *g)),

@@ -5,13 +5,17 @@ use crate::host::snapshot::Snapshot;
 use crate::host::sshd::split_line;
 use crate::profile::{Crypto, Profile};
 
-use super::plan::file_change;
+use super::plan::{KeepOpen, file_change};
 use super::{Plan, ROOT_OWNER, Step};
 
 pub const MAIN: &str = "/etc/ssh/sshd_config";
 pub const DROPIN_DIR: &str = "/etc/ssh/sshd_config.d";
 pub const DROPIN: &str = "/etc/ssh/sshd_config.d/00-portcullis.conf";
 const INCLUDE_LINE: &str = "Include /etc/ssh/sshd_config.d/*.conf";
+/// Our ssh.socket drop-in. Drop-ins of all directories are read sorted by file name, so `zz-` comes after
+/// the 24.04 generator's `addresses.conf` (in /run) and after `override.conf` from `systemctl edit`; a
+/// different name also leaves a same-named file of the generator unmasked.
+pub const SOCKET_DROPIN: &str = "/etc/systemd/system/ssh.socket.d/zz-portcullis.conf";
 /// Prefix of a line we neutralised; rollback restores the file byte for byte, so this is only for readers.
 pub const NEUTRALISED: &str = "#portcullis: ";
 
@@ -121,7 +125,77 @@ fn has_include(text: &str) -> bool {
         .any(|(k, v)| k.eq_ignore_ascii_case("include") && v.contains("sshd_config.d"))
 }
 
-pub fn plan(profile: &Profile, snap: &Snapshot, plan: &mut Plan) {
+/// The ports ssh.socket must listen on: the profile's, plus (during a commit-confirmed trial) the ones in use
+/// before, so the session that ran apply and a fallback login keep working until `confirm`.
+pub fn socket_ports(new: u16, keep: &KeepOpen) -> Vec<u16> {
+    let mut ports = vec![new];
+    for p in &keep.ports {
+        if !ports.contains(p) {
+            ports.push(*p);
+        }
+    }
+    ports
+}
+
+/// Our ssh.socket drop-in: the list reset, then one ListenStream per port (in the profile's address family).
+pub fn socket_dropin_text(profile: &Profile, ports: &[u16], new: u16) -> String {
+    use crate::profile::AddressFamily;
+    let mut out = String::from(
+        "# Written by portcullis from the [ssh] profile section; edit the profile, not this file.\n\
+         # ssh.socket, not sshd_config, decides the SSH port under socket activation. Named zz- so it is read\n\
+         # after every other drop-in; the empty ListenStream= drops the ports listed before it.\n\
+         [Socket]\n\
+         ListenStream=\n",
+    );
+    if profile.ssh.address_family == AddressFamily::Inet6 {
+        out.push_str("BindIPv6Only=ipv6-only\n");
+    }
+    for p in ports {
+        if *p != new {
+            out.push_str("# Until `portcullis confirm`: the port in use before this change.\n");
+        }
+        match profile.ssh.address_family {
+            AddressFamily::Inet => out.push_str(&format!("ListenStream=0.0.0.0:{p}\n")),
+            AddressFamily::Inet6 => out.push_str(&format!("ListenStream=[::]:{p}\n")),
+            AddressFamily::Any => out.push_str(&format!("ListenStream={p}\n")),
+        }
+    }
+    out
+}
+
+/// With ssh.socket enabled, the port change goes into our drop-in (written when the socket's ports differ from
+/// what we want, or when our drop-in exists: then it is kept in step with the profile).
+fn plan_socket(profile: &Profile, snap: &Snapshot, keep: &KeepOpen, plan: &mut Plan) {
+    let Some(new) = profile.ssh.port.filter(|_| snap.ssh_socket) else {
+        return;
+    };
+    let ports = socket_ports(new, keep);
+    let mut want = ports.clone();
+    want.sort();
+    let mut have = snap.ssh_socket_ports.clone();
+    have.sort();
+    if snap.file(SOCKET_DROPIN).is_none() && want == have {
+        return;
+    }
+    let text = socket_dropin_text(profile, &ports, new);
+    if let Some(c) = file_change(Step::Ssh, snap, SOCKET_DROPIN, text, 0o644, ROOT_OWNER) {
+        plan.changes.push(c);
+    }
+    plan.notes.push((
+        Step::Ssh,
+        format!(
+            "ssh.socket is enabled, so its ListenStream decides the port: {SOCKET_DROPIN} sets {}, then \
+             `systemctl daemon-reload` and `systemctl restart ssh.socket` (open sessions are kept)",
+            ports
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
+    ));
+}
+
+pub fn plan(profile: &Profile, snap: &Snapshot, keep: &KeepOpen, plan: &mut Plan) {
     let Some(main) = snap.text(MAIN) else {
         plan.notes.push((
             Step::Ssh,
@@ -164,12 +238,7 @@ pub fn plan(profile: &Profile, snap: &Snapshot, plan: &mut Plan) {
             plan.changes.push(c);
         }
     }
-    if snap.ssh_socket && profile.ssh.port.is_some() {
-        plan.notes.push((
-            Step::Ssh,
-            "ssh.socket is enabled: its port is regenerated from sshd_config and the socket restarted".into(),
-        ));
-    }
+    plan_socket(profile, snap, keep, plan);
 }
 
 fn report(plan: &mut Plan, path: &str, dropped: &[String]) {
@@ -241,7 +310,7 @@ mod tests {
         let mut profile = Profile::default();
         profile.ssh.port = Some(2222);
         let mut p = Plan::default();
-        plan(&profile, &snap, &mut p);
+        plan(&profile, &snap, &KeepOpen::default(), &mut p);
         let main = p.changes.iter().find(|c| c.path() == Some(MAIN)).unwrap();
         let super::super::Action::Write { content, .. } = &main.action else {
             panic!()

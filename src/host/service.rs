@@ -87,10 +87,7 @@ pub fn systemd_running(root: &Root) -> bool {
 pub fn reload_sshd(root: &Root, socket_activated: bool) -> Result<String, String> {
     if systemd_running(root) {
         if socket_activated {
-            // The socket unit's ports are generated from sshd_config: regenerate, then rebind.
-            run(&argv(&["systemctl", "daemon-reload"]))?;
-            run(&argv(&["systemctl", "restart", "ssh.socket"]))?;
-            return Ok("systemctl restart ssh.socket".into());
+            return restart_ssh_socket();
         }
         let unit = if root.exists("/lib/systemd/system/ssh.service")
             || root.exists("/usr/lib/systemd/system/ssh.service")
@@ -103,6 +100,25 @@ pub fn reload_sshd(root: &Root, socket_activated: bool) -> Result<String, String
         return Ok(format!("systemctl reload-or-restart {unit}"));
     }
     signal_pidfile(root, "/run/sshd.pid", "HUP")
+}
+
+/// Rebinds ssh.socket to its (new) ListenStream ports: `daemon-reload` (re-runs generators and reads our
+/// drop-in), then `restart ssh.socket`. An sshd that socket activation already started holds the old
+/// listening sockets and keeps systemd from starting the socket again ("already active, refusing"): it is
+/// stopped first. Its unit's KillMode=process stops only the listener, so open sessions are kept; the next
+/// connection starts a new one with the new sockets.
+pub fn restart_ssh_socket() -> Result<String, String> {
+    run(&argv(&["systemctl", "daemon-reload"]))?;
+    let active = run(&argv(&["systemctl", "is-active", "--quiet", "ssh.service"])).is_ok();
+    if active {
+        run(&argv(&["systemctl", "stop", "ssh.service"]))?;
+    }
+    run(&argv(&["systemctl", "restart", "ssh.socket"]))?;
+    Ok(if active {
+        "systemctl stop ssh.service; systemctl restart ssh.socket".into()
+    } else {
+        "systemctl restart ssh.socket".into()
+    })
 }
 
 /// Sends a signal to the daemon named by a pid file (no systemd: containers, namespaces).
