@@ -346,4 +346,116 @@ mod tests {
         ));
         assert!(!effective_matches("port", "2222", &got("22")));
     }
+
+    fn socket_host() -> Snapshot {
+        use crate::host::write::FileState;
+        let mut snap = Snapshot::default();
+        let state = FileState {
+            bytes: "Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\n".into(),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        };
+        snap.files.insert(MAIN.into(), Some(state));
+        snap.files.insert(SOCKET_DROPIN.into(), None);
+        snap.ssh_socket = true;
+        snap.ssh_socket_ports = vec![22];
+        snap.sshd_ports = vec![22];
+        snap
+    }
+
+    fn socket_change(p: &Plan) -> Option<String> {
+        p.changes
+            .iter()
+            .find(|c| c.path() == Some(SOCKET_DROPIN))
+            .map(|c| match &c.action {
+                super::super::Action::Write { content, .. } => content.clone(),
+                _ => panic!(),
+            })
+    }
+
+    fn written(snap: &mut Snapshot, text: &str, ports: &[u16]) {
+        use crate::host::write::FileState;
+        let state = FileState {
+            bytes: text.into(),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        };
+        snap.files.insert(SOCKET_DROPIN.into(), Some(state));
+        snap.ssh_socket_ports = ports.to_vec();
+        snap.sshd_ports = ports.to_vec();
+    }
+
+    #[test]
+    fn socket_port_change_keeps_the_old_port_until_confirm() {
+        let mut profile = Profile::default();
+        profile.ssh.port = Some(2222);
+        let mut snap = socket_host();
+        let keep = KeepOpen {
+            ports: vec![22],
+            client: None,
+        };
+        let mut p = Plan::default();
+        plan(&profile, &snap, &keep, &mut p);
+        let trial = socket_change(&p).expect("drop-in planned");
+        let body: Vec<&str> = trial.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            body,
+            [
+                "[Socket]",
+                "ListenStream=",
+                "ListenStream=2222",
+                "ListenStream=22"
+            ]
+        );
+        assert!(p.notes.iter().any(|(_, n)| n.contains("2222 and 22")));
+        // Applied: the socket listens on both; confirm's plan (nothing kept open) drops the old port.
+        written(&mut snap, &trial, &[2222, 22]);
+        let mut c = Plan::default();
+        plan(&profile, &snap, &KeepOpen::default(), &mut c);
+        let confirmed = socket_change(&c).expect("confirm rewrites the drop-in");
+        let body: Vec<&str> = confirmed.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(body, ["[Socket]", "ListenStream=", "ListenStream=2222"]);
+        // Confirmed: nothing left to do.
+        written(&mut snap, &confirmed, &[2222]);
+        let mut again = Plan::default();
+        plan(&profile, &snap, &KeepOpen::default(), &mut again);
+        assert_eq!(socket_change(&again), None);
+    }
+
+    #[test]
+    fn socket_drop_in_follows_the_address_family() {
+        let mut profile = Profile::default();
+        profile.ssh.address_family = crate::profile::AddressFamily::Inet;
+        assert!(
+            socket_dropin_text(&profile, &[2222], 2222).ends_with("ListenStream=0.0.0.0:2222\n")
+        );
+        profile.ssh.address_family = crate::profile::AddressFamily::Inet6;
+        let t = socket_dropin_text(&profile, &[2222], 2222);
+        assert!(t.contains("BindIPv6Only=ipv6-only\nListenStream=[::]:2222\n"));
+    }
+
+    #[test]
+    fn no_socket_drop_in_without_socket_activation_or_when_the_port_is_already_right() {
+        let mut profile = Profile::default();
+        profile.ssh.port = Some(2222);
+        let mut snap = socket_host();
+        snap.ssh_socket = false;
+        let mut p = Plan::default();
+        plan(&profile, &snap, &KeepOpen::default(), &mut p);
+        assert_eq!(socket_change(&p), None);
+        // 24.04's generator already made the socket listen on 2222 (sshd_config says so): nothing to add.
+        let mut snap = socket_host();
+        snap.ssh_socket_ports = vec![2222];
+        let mut p = Plan::default();
+        plan(&profile, &snap, &KeepOpen::default(), &mut p);
+        assert_eq!(socket_change(&p), None);
+        // No port in the profile: the socket is left alone.
+        profile.ssh.port = None;
+        let snap = socket_host();
+        let mut p = Plan::default();
+        plan(&profile, &snap, &KeepOpen::default(), &mut p);
+        assert_eq!(socket_change(&p), None);
+    }
 }

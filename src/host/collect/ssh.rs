@@ -147,7 +147,12 @@ pub(crate) fn listen_streams(
 
 /// The TCP port of a ListenStream value (`22`, `0.0.0.0:22`, `[::]:22`); None for a path or vsock address.
 pub fn listen_port(value: &str) -> Option<u16> {
-    value.rsplit(':').next()?.trim_matches(['[', ']']).parse().ok()
+    value
+        .rsplit(':')
+        .next()?
+        .trim_matches(['[', ']'])
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
