@@ -565,7 +565,11 @@ timer_armed || echo 'CHECK timer gone after revert'
     }
 
     // (a) apply again (ssh.service now runs, started by the logins) and confirm: the old port closes.
-    m.ok("systemctl is-active ssh.service || true");
+    // A plain `systemctl restart ssh.socket` would fail here ("Socket service ssh.service already active,
+    // refusing") and leave only the old port: apply must stop that sshd first.
+    // A connection on 22 starts one (the login itself fails: the revert removed the admin account).
+    m.laptop_ssh(22, "admin");
+    m.ok("eventually systemctl is-active --quiet ssh.service");
     m.ok(&format!("{APPLY}\nlistens 2222\nlistens 22"));
     check("login on 2222 before confirm", m.laptop_ssh(2222, "admin"));
     let out = m.ok(

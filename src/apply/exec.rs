@@ -250,6 +250,8 @@ fn activate_sshd(ctx: &Ctx, txn: &mut Txn) -> Result<(), String> {
     let socket = ctx.snap.ssh_socket && ctx.profile.ssh.port.is_some();
     txn.record(Undo::Sshd { socket })?;
     let how = service::reload_sshd(ctx.root, socket)?;
+    // Stopping a socket-activated ssh.service removes its RuntimeDirectory (/run/sshd), which `sshd -T` needs.
+    service::ensure_run_sshd(ctx.root)?;
     verify_effective(ctx, &sshd)?;
     // No sshd running (console-only host): nothing was listening before either.
     let running = !how.contains("nothing to reload");

@@ -103,22 +103,29 @@ pub fn reload_sshd(root: &Root, socket_activated: bool) -> Result<String, String
 }
 
 /// Rebinds ssh.socket to its (new) ListenStream ports: `daemon-reload` (re-runs generators and reads our
-/// drop-in), then `restart ssh.socket`. An sshd that socket activation already started holds the old
-/// listening sockets and keeps systemd from starting the socket again ("already active, refusing"): it is
-/// stopped first. Its unit's KillMode=process stops only the listener, so open sessions are kept; the next
-/// connection starts a new one with the new sockets.
+/// drop-in), then `restart ssh.socket`. An sshd that socket activation started (Accept=no) holds the old
+/// listening sockets, and systemd refuses to start the socket again while it runs ("Socket service
+/// ssh.service already active, refusing", which leaves the socket failed and only the old port served), so
+/// it is stopped first. The unit's KillMode=process stops only that listener: open sessions are kept, and the
+/// next connection starts a new sshd with the new sockets. A connection arriving between the two commands can
+/// start it again: then both are retried.
 pub fn restart_ssh_socket() -> Result<String, String> {
     run(&argv(&["systemctl", "daemon-reload"]))?;
-    let active = run(&argv(&["systemctl", "is-active", "--quiet", "ssh.service"])).is_ok();
-    if active {
-        run(&argv(&["systemctl", "stop", "ssh.service"]))?;
+    let mut last = String::new();
+    for _ in 0..3 {
+        let active = run(&argv(&["systemctl", "is-active", "--quiet", "ssh.service"])).is_ok();
+        if active {
+            run(&argv(&["systemctl", "stop", "ssh.service"]))?;
+        }
+        match run(&argv(&["systemctl", "restart", "ssh.socket"])) {
+            Ok(_) if active => {
+                return Ok("systemctl stop ssh.service; systemctl restart ssh.socket".into());
+            }
+            Ok(_) => return Ok("systemctl restart ssh.socket".into()),
+            Err(e) => last = e,
+        }
     }
-    run(&argv(&["systemctl", "restart", "ssh.socket"]))?;
-    Ok(if active {
-        "systemctl stop ssh.service; systemctl restart ssh.socket".into()
-    } else {
-        "systemctl restart ssh.socket".into()
-    })
+    Err(last)
 }
 
 /// Sends a signal to the daemon named by a pid file (no systemd: containers, namespaces).
