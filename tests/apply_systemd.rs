@@ -238,7 +238,9 @@ impl Machine {
     /// combined output).
     fn run(&self, body: &str) -> (bool, String) {
         let leader = self.leader.to_string();
-        let mut child = Command::new("nsenter")
+        // Bounded: a command stuck on a systemd job must fail the test, not hang it.
+        let mut child = Command::new("timeout")
+            .args(["--kill-after=5", "120", "nsenter"])
             .args(["--target", &leader, "--mount", "--uts", "--ipc", "--net"])
             .args(["--pid", "--cgroup", "--root", "--wd"])
             .args([
