@@ -68,11 +68,22 @@ pub fn run_step(ctx: &Ctx, step: Step, changes: &[&Change], txn: &mut Txn) -> Re
     Ok(())
 }
 
-/// Rewrites ssh.socket's drop-in (confirm: without the old port) and rebinds the socket.
-pub fn rewrite_ssh_socket(ctx: &Ctx, change: &Change, txn: &mut Txn) -> Result<(), String> {
-    perform(ctx, &change.action, txn)?;
-    txn.record(Undo::Sshd { socket: true })?;
-    service::restart_ssh_socket().map(|_| ())
+/// Confirm: rewrites our sshd drop-in and/or ssh.socket's without the trial's old port, checks the whole
+/// sshd config and makes sshd (or the socket) drop the old port.
+pub fn close_ssh_trial(ctx: &Ctx, changes: &[&Change], txn: &mut Txn) -> Result<(), String> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    for c in changes {
+        perform(ctx, &c.action, txn)?;
+    }
+    let sshd = service::sshd_path(ctx.root).ok_or("sshd is not installed")?;
+    service::ensure_run_sshd(ctx.root)?;
+    service::run(&[sshd, "-t".into()])?;
+    let socket = changes.iter().any(|c| c.path() == Some(ssh::SOCKET_DROPIN));
+    txn.record(Undo::Sshd { socket })?;
+    service::reload_sshd(ctx.root, socket)?;
+    service::ensure_run_sshd(ctx.root)
 }
 
 fn resolve(ctx: &Ctx, owner: &Owner) -> Result<(u32, u32), String> {

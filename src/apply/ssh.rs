@@ -63,13 +63,22 @@ pub fn settings(profile: &Profile) -> Vec<(&'static str, String)> {
     v
 }
 
-pub fn dropin_text(profile: &Profile) -> String {
+/// Our sshd drop-in. During a commit-confirmed trial the ports sshd listened on before follow ours (`Port`
+/// lines add up), so the old way in keeps working until `confirm` rewrites the file without them.
+pub fn dropin_text(profile: &Profile, keep: &KeepOpen) -> String {
     let mut out = String::from(
         "# Written by portcullis from the [ssh] profile section; edit the profile, not this file.\n\
          # Named 00- so sshd reads it before any other drop-in (the first value wins).\n",
     );
     for (k, v) in settings(profile) {
         out.push_str(&format!("{k} {v}\n"));
+        if k == "Port" {
+            for old in keep.ports.iter().filter(|p| p.to_string() != v) {
+                out.push_str(&format!(
+                    "# Until `portcullis confirm`: the port in use before this change.\nPort {old}\n"
+                ));
+            }
+        }
     }
     out
 }
@@ -220,7 +229,7 @@ pub fn plan(profile: &Profile, snap: &Snapshot, keep: &KeepOpen, plan: &mut Plan
         Step::Ssh,
         snap,
         DROPIN,
-        dropin_text(profile),
+        dropin_text(profile, keep),
         0o644,
         ROOT_OWNER,
     ) {
@@ -457,5 +466,27 @@ mod tests {
         let mut p = Plan::default();
         plan(&profile, &snap, &KeepOpen::default(), &mut p);
         assert_eq!(socket_change(&p), None);
+    }
+
+    #[test]
+    fn sshd_keeps_the_old_port_until_confirm() {
+        let mut profile = Profile::default();
+        profile.ssh.port = Some(2222);
+        let keep = KeepOpen {
+            ports: vec![22, 2222],
+            client: None,
+        };
+        let trial = dropin_text(&profile, &keep);
+        let ports: Vec<&str> = trial.lines().filter(|l| l.starts_with("Port ")).collect();
+        assert_eq!(ports, ["Port 2222", "Port 22"]);
+        let confirmed = dropin_text(&profile, &KeepOpen::default());
+        let ports: Vec<&str> = confirmed
+            .lines()
+            .filter(|l| l.starts_with("Port "))
+            .collect();
+        assert_eq!(ports, ["Port 2222"]);
+        // No port in the profile: nothing kept either (sshd's own Port lines stay in force).
+        profile.ssh.port = None;
+        assert!(!dropin_text(&profile, &keep).contains("Port "));
     }
 }
