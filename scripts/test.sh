@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a Debian/Ubuntu machine, installing what the tests need first.
-# The namespace tests (real sshd, real nft) and the systemd-nspawn tests (tests/apply_systemd.rs: apply under a
-# booted systemd) need root; run as root (sudo) to include them.
+# The namespace tests (real sshd, real nft and ufw) and the systemd-nspawn tests (tests/apply_systemd.rs: apply
+# under a booted systemd) need root; run as root (sudo) to include them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,7 @@ needs=(
     "journalctl:systemd"
     "systemd-nspawn:systemd-container"
     "nft:nftables"
+    "ufw:ufw"
     "sshd:openssh-server"
     "ssh:openssh-client"
     "ssh-keygen:openssh-client"

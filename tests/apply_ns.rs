@@ -437,3 +437,146 @@ fn assert_checks(out: &str, checks: &[&str]) {
         );
     }
 }
+
+#[test]
+fn ufw_backend_opens_ssh_first_filters_the_rest_and_rolls_back_every_byte() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+start_sshd
+make_user olduser
+fresh_profile
+sed -i 's/^backend = "nftables"$/backend = "ufw"/' "$T/profile.toml"
+listen_on 9090
+lap_connect 9090 && echo "CHECK 9090 reachable before"
+grep -qx 'ENABLED=no' /etc/ufw/ufw.conf
+pcp plan > "$T/plan0"
+grep -q 'note: /etc/ufw/sysctl.conf sets net.ipv4.conf.all.log_martians = 0 each time ufw starts' "$T/plan0" \
+  && echo "CHECK ufw's sysctl override noted"
+fingerprint > "$T/before"
+redirects=$(cat /proc/sys/net/ipv4/conf/all/accept_redirects)
+# Over SSH: the old port and the session's address stay open until confirm.
+SSH_CONNECTION="192.0.2.2 50522 192.0.2.1 22" pcp apply --yes --state-dir "$T/state" > "$T/apply.out"
+grep -n 'ufw' "$T/apply.out"
+# The SSH rules came before the default policy and enable; all our rules are tagged.
+first_ssh=$(grep -n '^run   ufw prepend allow in proto tcp' "$T/apply.out" | head -1 | cut -d: -f1)
+enable=$(grep -n '^run   ufw --force enable' "$T/apply.out" | cut -d: -f1)
+[ "$first_ssh" -lt "$enable" ] && echo "CHECK ssh allowed before ufw is enabled"
+grep -qx 'ENABLED=yes' /etc/ufw/ufw.conf && iptables -S ufw-user-input > "$T/user-input" && echo "CHECK ufw enabled and loaded"
+grep -q -- '--dport 2222 .*-j ACCEPT' "$T/user-input" && grep -q -- '--dport 22 .*-j ACCEPT' "$T/user-input" \
+  && grep -q -- '-s 192.0.2.2/32 .*-j ACCEPT' "$T/user-input" && echo "CHECK trial rules loaded"
+[ "$(grep -c '^### tuple ###.* comment=706f727463756c6c6973$' /etc/ufw/user.rules)" = 3 ] && echo "CHECK rules tagged portcullis"
+lap_ssh 2222 admin && echo "CHECK admin key login on 2222 through ufw"
+[ "$redirects" = 1 ] && [ "$(cat /proc/sys/net/ipv4/conf/all/accept_redirects)" = 0 ]
+pc confirm
+iptables -S ufw-user-input > "$T/user-input2"
+if grep -q -- '--dport 22 \|192.0.2.2' "$T/user-input2"; then cat "$T/user-input2"; exit 1; fi
+echo "CHECK old port and session address closed at confirm"
+lap_ssh 2222 admin && echo "CHECK ssh still open after confirm"
+start=$(date +%s)
+if lap_connect 9090 2; then echo "9090 reachable"; exit 1; fi
+[ $(( $(date +%s) - start )) -ge 2 ] && echo "CHECK other port dropped"
+pcp plan --json > "$T/plan2.json"
+grep -q '"changes": \[\]' "$T/plan2.json" && echo "CHECK second plan empty" || { cat "$T/plan2.json"; exit 1; }
+"$BIN" audit --profile "$T/profile.toml" --only firewall > "$T/audit.txt" && echo "CHECK audit's firewall checks pass" \
+  || cat "$T/audit.txt"
+pc rollback
+fingerprint > "$T/after"
+diff "$T/before" "$T/after" && echo "CHECK rollback restores every file byte-identical"
+if iptables -S ufw-user-input 2>/dev/null || iptables-save | grep -q portcullis || ip6tables-save | grep -q portcullis; then
+  iptables-save; exit 1
+fi
+iptables -S INPUT | grep -qx -- '-P INPUT ACCEPT' && echo "CHECK ufw rules gone from the kernel"
+lap_connect 9090 && echo "CHECK 9090 reachable again"
+# ufw's start-up `sysctl -p /etc/ufw/sysctl.conf` set accept_redirects = 0; rollback puts the live value back.
+[ "$(cat /proc/sys/net/ipv4/conf/all/accept_redirects)" = "$redirects" ] && echo "CHECK ufw's sysctl values restored"
+sleep 0.3
+lap_ssh 22 olduser && echo "CHECK old port works"
+"#,
+    );
+    assert_checks(
+        &out,
+        &[
+            "9090 reachable before",
+            "ufw's sysctl override noted",
+            "ssh allowed before ufw is enabled",
+            "ufw enabled and loaded",
+            "trial rules loaded",
+            "rules tagged portcullis",
+            "admin key login on 2222 through ufw",
+            "old port and session address closed at confirm",
+            "ssh still open after confirm",
+            "other port dropped",
+            "second plan empty",
+            "audit's firewall checks pass",
+            "rollback restores every file byte-identical",
+            "ufw rules gone from the kernel",
+            "9090 reachable again",
+            "ufw's sysctl values restored",
+            "old port works",
+        ],
+    );
+}
+
+#[test]
+fn auto_uses_an_enabled_ufw_keeps_the_admins_rules_and_a_failure_restores_it() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+start_sshd
+make_user olduser
+fresh_profile
+sed -i 's/^backend = "nftables"$/backend = "auto"/' "$T/profile.toml"
+# The admin's own ufw: SSH and a web port, enabled.
+ufw allow 22/tcp >/dev/null && ufw allow 80/tcp >/dev/null && ufw --force enable >/dev/null
+listen_on 80
+listen_on 9090
+lap_connect 80 && echo "CHECK admin's port 80 open"
+fingerprint > "$T/before"
+iptables -S ufw-user-input > "$T/ui.before"
+# 1. A failure after the firewall step: ufw's files back byte for byte and ufw reloaded from them.
+if PORTCULLIS_FAIL_AT=ssh pcp apply --yes --no-confirm --state-dir "$T/state" > "$T/out1" 2> "$T/err1"; then exit 1; fi
+grep -q 'run   ufw prepend allow in proto tcp from 0.0.0.0/0 to 0.0.0.0/0 port 2222 comment portcullis' "$T/out1" \
+  && echo "CHECK auto chose ufw"
+if grep -q 'port 22 comment' "$T/out1" || grep -q '^run   ufw --force enable' "$T/out1"; then echo "touched the admin's rule"; exit 1; fi
+grep -q 'rolled back' "$T/err1"
+fingerprint > "$T/after1"
+diff "$T/before" "$T/after1" && iptables -S ufw-user-input | diff "$T/ui.before" - && echo "CHECK failure restores ufw"
+# 2. Applied: ours added, the admin's kept (their 22 rule also covers our need for 22, untagged).
+pcp apply --yes --no-confirm --state-dir "$T/state" > "$T/out2"
+lap_ssh 2222 admin && echo "CHECK key login on 2222"
+lap_connect 80 && echo "CHECK admin's port 80 still open"
+if lap_connect 9090 2; then exit 1; fi
+echo "CHECK 9090 dropped"
+grep -q '^### tuple ### allow tcp 80 0.0.0.0/0 any 0.0.0.0/0 in$' /etc/ufw/user.rules && echo "CHECK admin's rule untouched"
+pcp plan --json > "$T/plan.json"
+grep -q '"changes": \[\]' "$T/plan.json" && echo "CHECK plan empty" || { cat "$T/plan.json"; exit 1; }
+pc rollback
+fingerprint > "$T/after2"
+diff "$T/before" "$T/after2" && echo "CHECK rollback byte-identical"
+iptables -S ufw-user-input | diff "$T/ui.before" - && echo "CHECK ufw back to the admin's rules"
+lap_connect 80 && echo "CHECK port 80 open after rollback"
+sleep 0.3
+lap_ssh 22 olduser && echo "CHECK old port works"
+"#,
+    );
+    assert_checks(
+        &out,
+        &[
+            "admin's port 80 open",
+            "auto chose ufw",
+            "failure restores ufw",
+            "key login on 2222",
+            "admin's port 80 still open",
+            "9090 dropped",
+            "admin's rule untouched",
+            "plan empty",
+            "rollback byte-identical",
+            "ufw back to the admin's rules",
+            "port 80 open after rollback",
+            "old port works",
+        ],
+    );
+}

@@ -157,6 +157,7 @@ pub fn run_init(args: &InitArgs) -> anyhow::Result<ExitCode> {
     let snap = snapshot::read(&root, &[], None, &[]).map_err(|e| anyhow!(e))?;
     let mut facts = init::InitFacts {
         ssh_ports: snap.sshd_ports.clone(),
+        ufw: snap.ufw_enabled && snap.ufw_installed,
         ..Default::default()
     };
     if let Some(name) = std::env::var("SUDO_USER").ok().filter(|u| u != "root") {

@@ -9,8 +9,10 @@ use crate::host::write::{self, FileState};
 use crate::host::{keyproof, service};
 use crate::profile::Profile;
 
+use super::firewall::ufw;
 use super::txn::{ACCOUNT_FILES, Txn, Undo};
 use super::{Action, Change, Owner, Plan, Step, admin, lockout, ssh};
+use crate::host::ufw as hufw;
 
 /// Test hook: `PORTCULLIS_FAIL_AT=<step>` fails that step after its changes, to exercise rollback.
 const FAIL_AT: &str = "PORTCULLIS_FAIL_AT";
@@ -133,6 +135,9 @@ fn perform(ctx: &Ctx, action: &Action, txn: &mut Txn) -> Result<(), String> {
             owner,
         } => {
             let (uid, gid) = resolve(ctx, owner)?;
+            if ufw::UFW_FILES.contains(&path.as_str()) {
+                prepare_ufw(ctx, txn)?;
+            }
             txn.backup(ctx.root, path)?;
             ensure_parents(ctx, path, txn)?;
             let state = FileState {
@@ -169,6 +174,10 @@ fn perform(ctx: &Ctx, action: &Action, txn: &mut Txn) -> Result<(), String> {
         Action::LoadFirewall { file } => {
             txn.record(Undo::Firewall)?;
             service::nft_load(ctx.root, file)
+        }
+        Action::Ufw { args } => {
+            prepare_ufw(ctx, txn)?;
+            crate::host::ufw::run_ufw(ctx.root, args)
         }
         Action::InstallPackages { .. } => service::run_visible(
             &action.command().unwrap_or_default(),
@@ -220,6 +229,30 @@ fn perform(ctx: &Ctx, action: &Action, txn: &mut Txn) -> Result<(), String> {
             service::run(&action.command().unwrap_or_default()).map(|_| ())
         }
     }
+}
+
+/// Before ufw changes anything: every file it may rewrite backed up, the sysctl values its start-up
+/// `sysctl -p` overwrites recorded, and the resync on rollback registered. Once per transaction.
+fn prepare_ufw(ctx: &Ctx, txn: &mut Txn) -> Result<(), String> {
+    if txn.manifest.undo.iter().any(|u| matches!(u, Undo::Ufw)) {
+        return Ok(());
+    }
+    for f in ufw::UFW_FILES {
+        txn.backup(ctx.root, f)?;
+    }
+    let defaults = ctx.root.read(hufw::UFW_DEFAULTS).unwrap_or_default();
+    if let Some(file) = hufw::sysctl_file(&defaults) {
+        for key in hufw::sysctl_keys(&ctx.root.read(&file).unwrap_or_default()) {
+            let proc = crate::host::sysctl::proc_path(&key);
+            if let Ok(value) = ctx.root.read(&proc) {
+                txn.record(Undo::Sysctl {
+                    key,
+                    value: value.trim().to_string(),
+                })?;
+            }
+        }
+    }
+    txn.record(Undo::Ufw)
 }
 
 fn validate_sudoers(ctx: &Ctx, changes: &[&Change]) -> Result<(), String> {

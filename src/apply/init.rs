@@ -11,6 +11,8 @@ pub struct InitFacts {
     pub user_has_password: bool,
     /// Public listening services other than sshd: (port, "tcp"|"udp").
     pub services: Vec<(u16, &'static str)>,
+    /// ufw is installed and enabled: the host's firewall is ufw, so the profile keeps using it.
+    pub ufw: bool,
 }
 
 fn quote(s: &str) -> String {
@@ -47,7 +49,13 @@ pub fn starter(f: &InitFacts) -> String {
     out.push_str(&format!(
         "# The port sshd uses now; change it here and apply keeps the old one open until you confirm.\nport = {port}\n"
     ));
-    out.push_str("permit_root_login = \"no\"\npassword_authentication = false\ncrypto = \"hardened\"\n\n[firewall]\nbackend = \"nftables\"\nincoming = \"deny\"\noutgoing = \"allow\"\n");
+    out.push_str("permit_root_login = \"no\"\npassword_authentication = false\ncrypto = \"hardened\"\n\n[firewall]\n");
+    if f.ufw {
+        out.push_str("# This host's firewall is ufw: apply adds its rules there (tagged 'portcullis').\nbackend = \"ufw\"\n");
+    } else {
+        out.push_str("backend = \"nftables\"\n");
+    }
+    out.push_str("incoming = \"deny\"\noutgoing = \"allow\"\n");
     if f.services.is_empty() {
         out.push_str("allow = []\n");
     } else {
@@ -78,6 +86,7 @@ mod tests {
             )),
             user_has_password: false,
             services: vec![(443, "tcp")],
+            ufw: false,
         };
         let p = Profile::parse(&starter(&f), "init").unwrap();
         assert_eq!(p.admin.user.as_deref(), Some("alice"));
@@ -91,5 +100,12 @@ mod tests {
         };
         let p = Profile::parse(&starter(&with_password), "init").unwrap();
         assert_eq!(p.admin.sudo, crate::profile::SudoMode::Password);
+        assert_eq!(p.firewall.backend, crate::profile::Backend::Nftables);
+        let ufw_host = InitFacts {
+            ufw: true,
+            ..with_password
+        };
+        let p = Profile::parse(&starter(&ufw_host), "init").unwrap();
+        assert_eq!(p.firewall.backend, crate::profile::Backend::Ufw);
     }
 }

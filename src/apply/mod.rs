@@ -100,6 +100,9 @@ pub enum Action {
     LockPassword { user: String },
     /// `nft -f FILE` (checked with `nft -c` first).
     LoadFirewall { file: String },
+    /// `ufw ARGS`: a rule added or deleted, a default policy, enable or reload. ufw's files are backed up
+    /// before the first one.
+    Ufw { args: Vec<String> },
     /// `systemctl daemon-reload` and `systemctl enable [--now] UNIT` (`now: false`: at boot only).
     EnableUnit { unit: String, now: bool },
     /// `apt-get install -y NAMES` (a package a step needs). Not undone.
@@ -135,6 +138,11 @@ impl Action {
             ]),
             Action::LockPassword { user } => v(&["usermod", "--lock", user]),
             Action::LoadFirewall { file } => v(&["nft", "-f", file]),
+            Action::Ufw { args } => {
+                let mut c = v(&["ufw"]);
+                c.extend(args.iter().cloned());
+                c
+            }
             Action::InstallPackages { names } => {
                 let mut c = v(&["apt-get", "install", "-y"]);
                 c.extend(names.iter().cloned());

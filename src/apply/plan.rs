@@ -42,6 +42,7 @@ pub fn paths(profile: &Profile) -> Vec<String> {
     .iter()
     .map(|s| s.to_string())
     .collect();
+    p.extend(super::firewall::ufw::PATHS.iter().map(|s| s.to_string()));
     p.extend(super::guard::watched_paths().iter().map(|s| s.to_string()));
     if let Some(f) = &profile.admin.authorized_keys_file {
         p.push(f.clone());

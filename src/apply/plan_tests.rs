@@ -106,6 +106,7 @@ fn simulate(snap: &mut Snapshot, p: &Plan) {
                 }
             }
             Action::LoadFirewall { .. } => snap.fw_table_loaded = true,
+            Action::Ufw { .. } => {}
             Action::SetSysctl { values } => snap.sysctl_live.extend(values.iter().cloned()),
             Action::Remount { options, .. } => snap.dev_shm_live = Some(options.clone()),
             Action::MakeDir { .. } => {}

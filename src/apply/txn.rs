@@ -81,6 +81,9 @@ pub enum Undo {
     },
     /// Our table was loaded: re-sync it with the restored file (or delete it).
     Firewall,
+    /// ufw commands ran: once its files are restored, ufw is reloaded from them (or stopped when they say
+    /// disabled).
+    Ufw,
     /// A unit we enabled (and started when `stop`): disabled (and stopped) again.
     Unit {
         unit: String,
@@ -272,6 +275,12 @@ impl Txn {
                 errors.push(e);
             }
         }
+        // Before the undo list: ufw starting runs `sysctl -p`, and the recorded sysctl values come after.
+        if self.manifest.undo.iter().any(|u| matches!(u, Undo::Ufw)) {
+            if let Err(e) = crate::host::ufw::resync(root) {
+                errors.push(e);
+            }
+        }
         let mut firewall = false;
         let mut sshd = None;
         for u in self.manifest.undo.iter().rev() {
@@ -287,7 +296,7 @@ impl Txn {
                     let opts = format!("remount,bind,{}", options.join(","));
                     service::run(&["mount".into(), "-o".into(), opts, target.clone()]).map(|_| ())
                 }
-                Undo::Unit { .. } => Ok(()),
+                Undo::Unit { .. } | Undo::Ufw => Ok(()),
                 Undo::Firewall => {
                     firewall = true;
                     Ok(())

@@ -39,6 +39,9 @@ pub struct LineReader<R> {
     eof: bool,
     /// Inside an over-long line: drop bytes up to the next newline.
     discarding: bool,
+    /// `buf[start..checked_to]` is whole lines already known to be UTF-8 without NUL bytes:
+    /// checking a read's worth at once is much cheaper than line by line.
+    checked_to: usize,
 }
 
 impl<R: Read> LineReader<R> {
@@ -50,6 +53,7 @@ impl<R: Read> LineReader<R> {
             end: 0,
             eof: false,
             discarding: false,
+            checked_to: 0,
         }
     }
 
@@ -63,7 +67,15 @@ impl<R: Read> LineReader<R> {
                 if std::mem::take(&mut self.discarding) {
                     return Ok(Some(Line::Skipped(SkipReason::TooLong)));
                 }
-                return Ok(Some(classify(&self.buf[line_start..line_end])));
+                let bytes = &self.buf[line_start..line_end];
+                if line_end < self.checked_to {
+                    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+                    // SAFETY: `check_lines` found `buf[..checked_to]` (from before this line's
+                    // start) to be valid UTF-8, and this line is a part of it cut at ASCII bytes
+                    // (`\n`, `\r`), so it is valid UTF-8 too.
+                    return Ok(Some(Line::Text(unsafe { std::str::from_utf8_unchecked(bytes) })));
+                }
+                return Ok(Some(classify(bytes)));
             }
             if self.eof {
                 if self.start == self.end && !self.discarding {
@@ -103,7 +115,23 @@ impl<R: Read> LineReader<R> {
             self.eof = true;
         }
         self.end += n;
+        self.check_lines();
         Ok(())
+    }
+
+    /// Checks the whole lines now in the buffer at once; when that fails, `classify` checks them
+    /// one by one and counts the bad ones.
+    fn check_lines(&mut self) {
+        // Every line before `end` was read already when a refill happens, so all is new.
+        self.checked_to = 0;
+        let region = &self.buf[self.start..self.end];
+        let Some(last_newline) = memchr::memrchr(b'\n', region) else {
+            return;
+        };
+        let lines = &region[..=last_newline];
+        if memchr::memchr(0, lines).is_none() && simdutf8::basic::from_utf8(lines).is_ok() {
+            self.checked_to = self.start + last_newline + 1;
+        }
     }
 }
 

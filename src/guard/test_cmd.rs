@@ -107,6 +107,9 @@ pub fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// How many of the most frequent addresses the summary lists.
+const TOP: usize = 10;
+
 /// Matching plus counting over a whole input.
 pub struct Replay {
     matcher: SshdMatcher,
@@ -124,14 +127,19 @@ struct Counts {
     findtime: i64,
     maxretry: u32,
     failures: u64,
-    rule_hits: HashMap<&'static str, u64, foldhash::fast::RandomState>,
+    /// Hits by rule index (several indexes can share one id).
+    rule_hits: Vec<Option<(&'static str, u64)>>,
     per_host: HashMap<Host, HostStats, foldhash::fast::RandomState>,
 }
 
 impl Counts {
     fn add(&mut self, failure: &FailureRef) {
         self.failures += 1;
-        *self.rule_hits.entry(failure.rule).or_default() += 1;
+        let index = failure.rule_index;
+        if index >= self.rule_hits.len() {
+            self.rule_hits.resize(index + 1, None);
+        }
+        self.rule_hits[index].get_or_insert((failure.rule, 0)).1 += 1;
         let stats = match self.per_host.get_mut(&failure.host) {
             Some(s) => s,
             None => self.per_host.entry(failure.host.clone()).or_default(),
@@ -168,7 +176,7 @@ impl Replay {
                 findtime: findtime.max(0),
                 maxretry: maxretry.max(1),
                 failures: 0,
-                rule_hits: HashMap::default(),
+                rule_hits: Vec::new(),
                 per_host: HashMap::default(),
             },
         }
@@ -214,25 +222,38 @@ impl Replay {
     }
 
     fn summary(&self, args: &TestArgs, elapsed: f64) -> Summary {
-        let rules: BTreeMap<&'static str, u64> = self
+        let mut rules: BTreeMap<&'static str, u64> = self
             .matcher
             .rule_ids()
             .into_iter()
-            .map(|id| (id, self.counts.rule_hits.get(id).copied().unwrap_or(0)))
+            .map(|id| (id, 0))
             .collect();
+        for (id, hits) in self.counts.rule_hits.iter().flatten() {
+            *rules.entry(id).or_default() += hits;
+        }
+        // Most failures first, then by address; only the top ten and the banned are listed, so
+        // only they are sorted (a brute-force log has tens of thousands of addresses).
+        let by_failures = |a: &(&Host, &HostStats), b: &(&Host, &HostStats)| {
+            b.1.failures.cmp(&a.1.failures).then_with(|| a.0.cmp(b.0))
+        };
         let mut hosts: Vec<(&Host, &HostStats)> = self.counts.per_host.iter().collect();
-        hosts.sort_by(|a, b| b.1.failures.cmp(&a.1.failures).then_with(|| a.0.cmp(b.0)));
-        let top = hosts
+        if hosts.len() > TOP {
+            hosts.select_nth_unstable_by(TOP - 1, by_failures);
+        }
+        let mut top_hosts = hosts[..hosts.len().min(TOP)].to_vec();
+        top_hosts.sort_unstable_by(by_failures);
+        let top = top_hosts
             .iter()
-            .take(10)
             .map(|(h, s)| HostCount {
                 ip: h.to_string(),
                 failures: s.failures,
             })
             .collect();
-        let would_ban = hosts
+        let mut banned: Vec<(&Host, &HostStats)> =
+            hosts.into_iter().filter(|(_, s)| s.bans > 0).collect();
+        banned.sort_unstable_by(by_failures);
+        let would_ban = banned
             .iter()
-            .filter(|(_, s)| s.bans > 0)
             .map(|(h, s)| WouldBan {
                 ip: h.to_string(),
                 failures: s.failures,

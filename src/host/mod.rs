@@ -16,6 +16,7 @@ pub mod service;
 pub mod snapshot;
 pub mod sshd;
 pub mod sysctl;
+pub mod ufw;
 pub mod write;
 
 mod collect;

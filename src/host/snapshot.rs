@@ -44,8 +44,10 @@ pub struct Snapshot {
     pub nft_installed: bool,
     pub systemd: bool,
     pub unattended_installed: bool,
-    /// ufw is installed and enabled (`ENABLED=yes` in /etc/ufw/ufw.conf).
+    /// ufw is enabled (`ENABLED=yes` in /etc/ufw/ufw.conf).
     pub ufw_enabled: bool,
+    /// The ufw command exists.
+    pub ufw_installed: bool,
     /// Upgradable packages per the apt lists (None: unknown, with the reason in `pending_note`).
     pub pending_upgrades: Option<usize>,
     pub pending_note: String,
@@ -109,10 +111,10 @@ pub fn read(
     snap.sudo = service::find_program(root, &["/usr/bin/sudo", "/bin/sudo"]).is_some();
     snap.systemd = service::systemd_running(root);
     snap.unattended_installed = root.exists("/usr/bin/unattended-upgrade");
-    snap.ufw_enabled = root.read("/etc/ufw/ufw.conf").is_ok_and(|t| {
-        t.lines()
-            .any(|l| l.trim().eq_ignore_ascii_case("ENABLED=yes"))
-    });
+    snap.ufw_enabled = root
+        .read(super::ufw::UFW_CONF)
+        .is_ok_and(|t| super::ufw::enabled(&t));
+    snap.ufw_installed = super::ufw::ufw_path(root).is_some();
     snap.docker = root.exists("/usr/bin/dockerd") || root.exists("/var/run/docker.sock");
     snap.ra_default_route =
         super::net::has_ra_default_route(&root.read("/proc/net/ipv6_route").unwrap_or_default());

@@ -32,6 +32,7 @@ pub fn skip_reason() -> Option<String> {
         "/usr/bin/ssh",
         "/usr/bin/ssh-keygen",
         "/usr/sbin/nft",
+        "/usr/sbin/ufw",
         "/usr/bin/unshare",
         "/usr/bin/nsenter",
         "/usr/bin/sshpass",
@@ -41,7 +42,7 @@ pub fn skip_reason() -> Option<String> {
         // As root the test must run: a missing tool is a failure, not a skip.
         assert!(
             std::path::Path::new(tool).exists(),
-            "{tool} is missing: apt-get install openssh-server openssh-client nftables iproute2 sshpass"
+            "{tool} is missing: apt-get install openssh-server openssh-client nftables ufw iproute2 sshpass"
         );
     }
     None
@@ -222,5 +223,16 @@ live_state() {
 }
 picture() { fingerprint; live_state; }
 pc() { "$BIN" "$@" --state-dir "$T/state"; }
+# lap_connect PORT [SECONDS]: a TCP connection from the laptop to the server succeeds.
+lap_connect() { nsenter --net="$T/lapns" timeout "${2:-3}" bash -c "exec 3<>/dev/tcp/192.0.2.1/$1" 2>/dev/null; }
+# listen_on PORT: a TCP listener on the server that accepts and holds connections (dies with the scenario).
+listen_on() {
+  python3 -c 'import socket,sys,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(16)
+while True: s.accept()' "$1" &
+  for i in $(seq 1 50); do grep -qi ":$(printf %04X "$1") " /proc/net/tcp && return 0; sleep 0.1; done
+  return 1
+}
 pcp() { "$BIN" "$@" --profile "$T/profile.toml"; }
 "#;

@@ -106,23 +106,27 @@ impl<'a> Scan<'a> {
         self.pos += len;
         (len > 0).then_some(())
     }
-    /// A plain address: returns (ip4, ip6).
+    /// A plain address: returns (ip4, ip6). The address is the whole run of hex digits, dots
+    /// and colons here, as fail2ban's `<IP4>` or `<IP6>` would read it.
     fn address(&mut self) -> Option<(Option<&'a str>, Option<&'a str>)> {
         let rest = &self.text.as_bytes()[self.pos..];
+        let start = self.pos;
+        if let Some(len) = dotted_quad_len(rest) {
+            if !rest.get(len).is_some_and(|&c| is_address_byte(c)) {
+                self.pos += len;
+                return Some((Some(&self.text[start..self.pos]), None));
+            }
+        }
         let len = rest
             .iter()
-            .position(|c| !(c.is_ascii_hexdigit() || *c == b'.' || *c == b':'))
+            .position(|&c| !is_address_byte(c))
             .unwrap_or(rest.len());
-        let t = &self.text[self.pos..self.pos + len];
-        let found = if is_dotted_quad(t) {
-            (Some(t), None)
-        } else if is_ip6_shape(t) {
-            (None, Some(t))
-        } else {
+        let t = &self.text[start..start + len];
+        if !is_ip6_shape(t) {
             return None;
-        };
+        }
         self.pos += len;
-        Some(found)
+        Some((None, Some(t)))
     }
     fn end(&self) -> Option<()> {
         (self.pos == self.text.len()).then_some(())
@@ -135,51 +139,77 @@ impl<'a> Scan<'a> {
     }
 }
 
-/// Four groups of one to three ASCII digits: what fail2ban's `<IP4>` reads in full.
-fn is_dotted_quad(t: &str) -> bool {
-    let (mut groups, mut digits) = (1, 0);
-    for &c in t.as_bytes() {
-        match c {
-            b'0'..=b'9' if digits < 3 => digits += 1,
-            b'.' if digits > 0 && groups < 4 => {
-                groups += 1;
-                digits = 0;
+fn is_address_byte(c: u8) -> bool {
+    c.is_ascii_hexdigit() || c == b'.' || c == b':'
+}
+
+/// The length of four groups of one to three ASCII digits joined by dots at the start of `b`
+/// (what fail2ban's `<IP4>` reads in full), taking as many digits as there are.
+fn dotted_quad_len(b: &[u8]) -> Option<usize> {
+    let mut pos = 0;
+    for group in 0..4 {
+        if group > 0 {
+            if b.get(pos) != Some(&b'.') {
+                return None;
             }
-            _ => return false,
+            pos += 1;
         }
+        let digits = b[pos..]
+            .iter()
+            .take(4)
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if !(1..=3).contains(&digits) {
+            return None;
+        }
+        pos += digits;
     }
-    groups == 4 && digits > 0
+    Some(pos)
 }
 
 /// Whether all of `t` reads as fail2ban's `<IP6>`:
 /// `(?:[0-9a-fA-F]{1,4}::?|:){1,7}(?:[0-9a-fA-F]{1,4}|:)` (no `::ffff:` IPv4 tails here).
+///
+/// Read as colon runs and hex groups: each group but a final one forms one repetition with one
+/// or two of the colons after it, every other colon is a repetition of its own, and the final
+/// element is the last group or the last colon. Taking two colons where possible gives the
+/// fewest repetitions, one colon the most; some count in between must lie in 1..=7.
 fn is_ip6_shape(t: &str) -> bool {
-    fn rest(b: &[u8], reps: usize) -> bool {
-        if reps >= 1 && final_group(b) {
-            return true;
-        }
-        if reps == 7 {
+    let b = t.as_bytes();
+    if b.len() > 45 || b.len() < 2 {
+        return false;
+    }
+    // Groups as (hex length, colons after it); `leading` colons come before the first group.
+    let leading = b.iter().take_while(|&&c| c == b':').count();
+    let (mut fewest, mut most) = (leading, leading);
+    let mut pos = leading;
+    let mut last_group_colons = None;
+    while pos < b.len() {
+        let hex = b[pos..].iter().take_while(|c| c.is_ascii_hexdigit()).count();
+        if !(1..=4).contains(&hex) {
             return false;
         }
-        if b.first() == Some(&b':') && rest(&b[1..], reps + 1) {
-            return true;
+        pos += hex;
+        let colons = b[pos..].iter().take_while(|&&c| c == b':').count();
+        pos += colons;
+        if let Some(previous) = last_group_colons.replace(colons) {
+            // The previous group was not final: it took one or two of its colons.
+            fewest += 1 + previous.saturating_sub(2);
+            most += previous;
         }
-        let hex = b
-            .iter()
-            .take(4)
-            .take_while(|c| c.is_ascii_hexdigit())
-            .count();
-        (1..=hex).any(|n| {
-            let after = &b[n..];
-            after.first() == Some(&b':')
-                && (rest(&after[1..], reps + 1)
-                    || (after.get(1) == Some(&b':') && rest(&after[2..], reps + 1)))
-        })
     }
-    fn final_group(b: &[u8]) -> bool {
-        b == b":" || (!b.is_empty() && b.len() <= 4 && b.iter().all(u8::is_ascii_hexdigit))
+    match last_group_colons {
+        // Only colons: the last is the final element, each other one a repetition.
+        None => (2..=8).contains(&leading),
+        // Ends with a group: it is the final element.
+        Some(0) => fewest <= 7 && most >= 1,
+        // Ends with colons: the last is the final element, the group takes one or two before it.
+        Some(colons) if colons >= 2 => {
+            let before = colons - 1;
+            fewest + 1 + before.saturating_sub(2) <= 7
+        }
+        Some(_) => false,
     }
-    t.len() <= 45 && t.contains(':') && !t.contains('.') && rest(t.as_bytes(), 0)
 }
 
 /// ` port N ssh2` at the end of the message.
@@ -433,6 +463,27 @@ fn pam(message: &str) -> Option<FastMatch<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every string of `1`, `:` (and a few with `.`) up to 16 bytes gets the regex's answer.
+    #[test]
+    fn ip6_shape_reading_is_the_regex_language() {
+        let regex =
+            regex::Regex::new(r"^(?:[0-9a-fA-F]{1,4}::?|:){1,7}(?:[0-9a-fA-F]{1,4}|:)$").unwrap();
+        let mut checked = 0;
+        for len in 0..=16u32 {
+            for bits in 0..(1u32 << len) {
+                let t: String = (0..len)
+                    .map(|i| if bits >> i & 1 == 1 { ':' } else { '1' })
+                    .collect();
+                assert_eq!(is_ip6_shape(&t), regex.is_match(&t), "{t:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 100_000);
+        for t in ["1.2::3", "::1.2", "fe80::1.", "aBcD::EF01:2", "abcde::1"] {
+            assert_eq!(is_ip6_shape(t), regex.is_match(t) && !t.contains('.'), "{t}");
+        }
+    }
 
     #[test]
     fn ip6_shapes_follow_fail2ban_regex() {

@@ -97,6 +97,8 @@ pub struct Failure {
 #[derive(Debug, Clone)]
 pub struct FailureRef<'a> {
     pub rule: &'static str,
+    /// The rule's place in the mode's rule list (ids repeat where fail2ban splits a rule).
+    pub rule_index: usize,
     pub host: Host,
     pub time: Timestamp,
     facts: &'a connections::Facts,
@@ -140,6 +142,7 @@ pub enum LineVerdict {
 }
 
 mod connections;
+mod date_cache;
 mod fast;
 mod patterns;
 mod prefix;
@@ -148,6 +151,7 @@ mod text;
 mod timestamp;
 
 use connections::{Connections, Merged};
+use date_cache::DateCache;
 use prefix::Split;
 use rules::RuleSet;
 use text::ShortText;
@@ -166,12 +170,10 @@ pub struct SshdMatcher {
     options: MatcherOptions,
     rules: RuleSet,
     connections: Connections,
-    /// The last date resolved, with the hour of the clock it was resolved against.
-    last_date: Option<(DateFields, i64, Timestamp)>,
+    dates: DateCache,
     last_rule: Option<&'static str>,
     joined: String,
     standalone: connections::Facts,
-    last_date_text: Option<(Vec<u8>, timestamp::FoundDate)>,
 }
 
 impl SshdMatcher {
@@ -180,11 +182,10 @@ impl SshdMatcher {
             rules: RuleSet::new(options.mode),
             options,
             connections: Connections::default(),
-            last_date: None,
+            dates: DateCache::default(),
             last_rule: None,
             joined: String::new(),
             standalone: connections::Facts::default(),
-            last_date_text: None,
         }
     }
 
@@ -261,6 +262,7 @@ impl SshdMatcher {
         };
         each(FailureRef {
             rule,
+            rule_index: found.rule,
             host,
             time,
             facts,
@@ -270,89 +272,62 @@ impl SshdMatcher {
 
     /// Finds the line's time and where its prefix and message lie.
     fn frame(&mut self, line: &str, source_time: Timestamp) -> Option<(Timestamp, Framed)> {
-        let kind = match self.options.logtype {
-            LogType::Auto => self.detect(line),
-            other => other,
-        };
-        match kind {
-            LogType::Syslog | LogType::Auto => match self.leading_date(line) {
-                Some(found) => {
-                    let time = self
-                        .resolve(&found.fields, source_time)
-                        .unwrap_or(source_time);
-                    if found.start == 0 {
-                        let rest = &line[found.end..];
-                        Some((time, Framed::Offset(found.end, prefix::split_syslog(rest))))
-                    } else {
-                        // fail2ban matches the text around the date with the date cut out.
-                        self.joined.clear();
-                        self.joined.push_str(&line[..found.start]);
-                        self.joined.push_str(&line[found.end..]);
-                        Some((time, Framed::Joined(prefix::split_syslog(&self.joined))))
-                    }
+        let date = match self.options.logtype {
+            LogType::Auto if rfc5424_header(line).is_some() => {
+                return self.frame_rfc5424(line, source_time);
+            }
+            LogType::Auto => match self.date_of(line, source_time) {
+                Some(found) => Some(found),
+                None if prefix::looks_like_journal(line) => {
+                    return Some((source_time, Framed::InLine(prefix::split_journal(line))));
                 }
-                None => Some((source_time, Framed::InLine(prefix::split_syslog(line)))),
+                None => return Some((source_time, Framed::InLine(prefix::split_raw(line)))),
             },
-            LogType::Journal => Some((source_time, Framed::InLine(prefix::split_journal(line)))),
-            LogType::Raw => Some((source_time, Framed::InLine(prefix::split_raw(line)))),
-            LogType::Rfc5424 => {
-                let after_header = rfc5424_header(line)?;
-                let found =
-                    timestamp::find_leading_date(&line[after_header..]).filter(|f| f.start == 0)?;
-                let time = self
-                    .resolve(&found.fields, source_time)
-                    .unwrap_or(source_time);
-                let offset = after_header + found.end;
-                Some((
-                    time,
-                    Framed::Offset(offset, prefix::split_rfc5424(&line[offset..])?),
-                ))
+            LogType::Syslog => self.date_of(line, source_time),
+            LogType::Journal => {
+                return Some((source_time, Framed::InLine(prefix::split_journal(line))));
             }
+            LogType::Raw => return Some((source_time, Framed::InLine(prefix::split_raw(line)))),
+            LogType::Rfc5424 => return self.frame_rfc5424(line, source_time),
+        };
+        let Some((found, time)) = date else {
+            return Some((source_time, Framed::InLine(prefix::split_syslog(line))));
+        };
+        let time = time.unwrap_or(source_time);
+        if found.start == 0 {
+            let rest = &line[found.end..];
+            return Some((time, Framed::Offset(found.end, prefix::split_syslog(rest))));
         }
+        // fail2ban matches the text around the date with the date cut out.
+        self.joined.clear();
+        self.joined.push_str(&line[..found.start]);
+        self.joined.push_str(&line[found.end..]);
+        Some((time, Framed::Joined(prefix::split_syslog(&self.joined))))
     }
 
-    /// The log type of one line, for `auto`.
-    fn detect(&mut self, line: &str) -> LogType {
-        if rfc5424_header(line).is_some() {
-            LogType::Rfc5424
-        } else if self.leading_date(line).is_some() {
-            LogType::Syslog
-        } else if prefix::looks_like_journal(line) {
-            LogType::Journal
-        } else {
-            LogType::Raw
-        }
+    fn frame_rfc5424(&mut self, line: &str, source_time: Timestamp) -> Option<(Timestamp, Framed)> {
+        let after_header = rfc5424_header(line)?;
+        let found = timestamp::find_leading_date(&line[after_header..]).filter(|f| f.start == 0)?;
+        let time = self
+            .resolve(&found.fields, source_time)
+            .unwrap_or(source_time);
+        let offset = after_header + found.end;
+        Some((
+            time,
+            Framed::Offset(offset, prefix::split_rfc5424(&line[offset..])?),
+        ))
     }
 
-    /// The date at the start of `line`; consecutive lines often repeat the previous date text.
-    fn leading_date(&mut self, line: &str) -> Option<timestamp::FoundDate> {
-        if let Some((text, found)) = &self.last_date_text {
-            let b = line.as_bytes();
-            // A syslog date can only grow by a fraction (`.123`) or a year (` 2024`): a space then
-            // a non-digit after the same text means the same date.
-            if b.get(..text.len()) == Some(text.as_slice())
-                && b.get(text.len()) == Some(&b' ')
-                && b.get(text.len() + 1).is_some_and(|c| !c.is_ascii_digit())
-            {
-                return Some(*found);
-            }
-        }
-        let found = timestamp::find_leading_date(line)?;
-        let syslog = found.fields.year.is_none() && found.fields.offset_seconds.is_none();
-        self.last_date_text = syslog.then(|| (line.as_bytes()[..found.end].to_vec(), found));
-        Some(found)
+    fn date_of(
+        &mut self,
+        line: &str,
+        now: Timestamp,
+    ) -> Option<(timestamp::FoundDate, Option<Timestamp>)> {
+        self.dates.date_of(line, now, &self.options.timezone)
     }
 
     fn resolve(&mut self, fields: &DateFields, now: Timestamp) -> Option<Timestamp> {
-        let hour = now.as_second().div_euclid(3600);
-        if let Some((cached, cached_hour, time)) = &self.last_date {
-            if cached == fields && *cached_hour == hour {
-                return Some(*time);
-            }
-        }
-        let time = timestamp::resolve(fields, now, &self.options.timezone)?;
-        self.last_date = Some((*fields, hour, time));
-        Some(time)
+        self.dates.resolve(fields, now, &self.options.timezone)
     }
 }
 

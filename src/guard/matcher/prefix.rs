@@ -17,6 +17,9 @@ pub struct Split {
 /// The syslog prefix after the date (fail2ban's `lt_file`).
 pub fn split_syslog(text: &str) -> Split {
     let b = text.as_bytes();
+    if let Some(split) = usual_syslog(b) {
+        return split;
+    }
     let mut pos = 0;
     if b.starts_with(b"[]") {
         pos = 2;
@@ -29,6 +32,29 @@ pub fn split_syslog(text: &str) -> Split {
     pos = optional(b, pos, daemon_tag);
     pos = optional(b, pos, solaris_id);
     finish(b, pos)
+}
+
+/// The usual ` host sshd[pid]: message` after a date, in one pass; `None` for anything else.
+/// Where it answers, the general reading below answers the same: no BSD `<facility.priority>`,
+/// no kernel or vserver tag (the daemon follows the host), no Solaris id after the daemon.
+fn usual_syslog(b: &[u8]) -> Option<Split> {
+    if !b.first()?.is_ascii_whitespace() {
+        return None;
+    }
+    let host = skip_space(b, 1);
+    if b.get(host) == Some(&b'<') {
+        return None;
+    }
+    let daemon = skip_space_required(b, word(b, host)?)?;
+    let colon = pid(b, daemon_name(b, daemon)?)?;
+    if b.get(colon) != Some(&b':') {
+        return None;
+    }
+    let id_end = skip_space_required(b, colon + 1)?;
+    if b[id_end..].starts_with(b"[ID ") {
+        return None;
+    }
+    Some(finish(b, id_end))
 }
 
 /// A journal-style line `host sshd[pid]: message` (fail2ban's `lt_journal`).

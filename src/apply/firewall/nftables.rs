@@ -1,4 +1,4 @@
-//! [firewall]: our own nftables table `inet portcullis-fw`, in a file of its own, included from
+//! The nftables backend: our own table `inet portcullis-fw`, in a file of its own, included from
 //! /etc/nftables.conf so it survives a reboot (after that file's `flush ruleset`). Nothing else is touched.
 //!
 //! Order inside the input chain is what keeps the operator in: established traffic, loopback, the SSH
@@ -6,28 +6,16 @@
 
 use crate::host::FW_TABLE;
 use crate::host::snapshot::Snapshot;
-use crate::profile::{Backend, Policy, Profile, Proto};
+use crate::profile::{Policy, Profile, Proto};
 
-use super::plan::{KeepOpen, command, file_change};
-use super::{Action, Plan, ROOT_OWNER, Step};
+use super::ssh_ports;
+use crate::apply::plan::{KeepOpen, command, file_change};
+use crate::apply::{Action, Plan, ROOT_OWNER, Step};
 
 pub const FW_FILE: &str = "/etc/portcullis/firewall.nft";
 pub const NFT_CONF: &str = "/etc/nftables.conf";
 /// Where `systemctl enable nftables` links the unit (Debian's nftables.service is WantedBy=sysinit.target).
 pub const NFT_ENABLED_LINK: &str = "/etc/systemd/system/sysinit.target.wants/nftables.service";
-
-/// The SSH ports that must stay reachable: the profile's, else the ones sshd uses now, plus the kept ones.
-pub fn ssh_ports(profile: &Profile, snap: &Snapshot, keep: &KeepOpen) -> Vec<u16> {
-    let mut ports: Vec<u16> = match profile.ssh.port {
-        Some(p) => vec![p],
-        None if snap.sshd_ports.is_empty() => vec![22],
-        None => snap.sshd_ports.clone(),
-    };
-    ports.extend(&keep.ports);
-    ports.sort_unstable();
-    ports.dedup();
-    ports
-}
 
 fn policy(p: Policy) -> &'static str {
     match p {
@@ -105,32 +93,8 @@ fn include_line() -> String {
     format!("include \"{FW_FILE}\"")
 }
 
+/// The table, the include and the boot-time unit (nft is known to be installed).
 pub fn plan(profile: &Profile, snap: &Snapshot, keep: &KeepOpen, plan: &mut Plan) {
-    let backend = profile.firewall.backend;
-    if backend == Backend::Ufw {
-        plan.notes.push((
-            Step::Firewall,
-            "backend \"ufw\" is not handled by apply yet: firewall step skipped".into(),
-        ));
-        return;
-    }
-    if backend == Backend::Auto && snap.ufw_enabled {
-        // A second filter beside ufw would drop what ufw allows but the profile does not list.
-        plan.notes.push((
-            Step::Firewall,
-            "ufw is enabled and backend is \"auto\": firewall step skipped (ufw is not handled yet; \
-             backend = \"nftables\" adds portcullis's table beside ufw)"
-                .into(),
-        ));
-        return;
-    }
-    if !snap.nft_installed {
-        plan.notes.push((
-            Step::Firewall,
-            "nft is not installed (apt-get install nftables): firewall step skipped".into(),
-        ));
-        return;
-    }
     let file = file_change(
         Step::Firewall,
         snap,
@@ -209,23 +173,5 @@ mod tests {
         assert!(r.contains("ip saddr 192.0.2.2 accept"), "{r}");
         let final_r = ruleset(&p, &snap, &KeepOpen::default());
         assert!(final_r.contains("tcp dport { 2222 } accept"), "{final_r}");
-    }
-
-    #[test]
-    fn auto_backend_leaves_an_enabled_ufw_alone() {
-        let snap = Snapshot {
-            ufw_enabled: true,
-            nft_installed: true,
-            ..Default::default()
-        };
-        let mut p = Plan::default();
-        plan(&Profile::default(), &snap, &KeepOpen::default(), &mut p);
-        assert!(p.changes.is_empty());
-        assert!(p.notes[0].1.contains("ufw is enabled"));
-        let mut prof = Profile::default();
-        prof.firewall.backend = Backend::Nftables;
-        let mut p = Plan::default();
-        plan(&prof, &snap, &KeepOpen::default(), &mut p);
-        assert!(!p.changes.is_empty());
     }
 }
