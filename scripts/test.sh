@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a Debian/Ubuntu machine, installing what the tests need first.
-# The namespace tests (real sshd, real nft and ufw) need root; run as root (sudo) to include them.
+# The namespace tests (real sshd, real nft and ufw) and the systemd-nspawn tests (tests/apply_systemd.rs: apply
+# under a booted systemd) need root; run as root (sudo) to include them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +9,7 @@ cd "$(dirname "$0")/.."
 needs=(
     "/lib/systemd/systemd-journal-remote:systemd-journal-remote"
     "journalctl:systemd"
+    "systemd-nspawn:systemd-container"
     "nft:nftables"
     "ufw:ufw"
     "sshd:openssh-server"

@@ -38,6 +38,8 @@ grep -q 'Permission denied (publickey)' "$T/pw.err" && echo "CHECK password logi
 # The old port stays open in the firewall until confirmed.
 nft list table inet portcullis-fw > "$T/fw"
 grep -q 'tcp dport { 22, 2222 }' "$T/fw" && echo "CHECK old port kept open"
+# sshd itself still serves the old port until confirm (a second Port line in our drop-in).
+lap_ssh 22 admin && echo "CHECK old port still served until confirm"
 pc confirm
 if nsenter --net="$T/lapns" timeout 5 bash -c 'exec 3<>/dev/tcp/192.0.2.1/22' 2>/dev/null; then echo "22 open"; exit 1; fi
 echo "CHECK port 22 closed after confirm"
@@ -57,6 +59,7 @@ pc history
             "root login refused",
             "password login not offered",
             "old port kept open",
+            "old port still served until confirm",
             "port 22 closed after confirm",
             "second plan empty",
             "second apply changes nothing",

@@ -449,6 +449,55 @@ fn socket_activated_sshd_takes_its_port_from_ssh_socket() {
 }
 
 #[test]
+fn ssh_socket_drop_ins_are_read_in_file_name_order_across_directories() {
+    // Ubuntu 24.04's generator writes addresses.conf in /run; apply's zz-portcullis.conf in /etc sorts after it
+    // and wins, whatever directory each is in (systemd.unit(5)).
+    let tmp = std::env::temp_dir().join(format!("portcullis-socket-order-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    copy_tree(&fixture("debian12-cloud"), &tmp);
+    let write = |path: &str, text: &str| {
+        let p = tmp.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("etc/ssh/sshd_config.d/00-port.conf", "Port 2222\n");
+    write(
+        "lib/systemd/system/ssh.socket",
+        "[Socket]\nListenStream=22\nAccept=no\n",
+    );
+    write(
+        "run/systemd/generator/ssh.socket.d/addresses.conf",
+        "[Socket]\nListenStream=\nListenStream=0.0.0.0:22\n",
+    );
+    write(
+        "etc/systemd/system/ssh.socket.d/zz-portcullis.conf",
+        "[Socket]\nListenStream=\nListenStream=2222\n",
+    );
+    write("etc/systemd/system/sockets.target.wants/ssh.socket", "");
+    let profile = tmp.join("profile.toml");
+    std::fs::write(&profile, "[ssh]\nport = 2222\n").unwrap();
+    let (_, report) = audit_json(&[
+        "--root",
+        tmp.to_str().unwrap(),
+        "--profile",
+        profile.to_str().unwrap(),
+        "--only",
+        "ssh.port",
+    ]);
+    let c = checks(&report);
+    assert_eq!(c[0]["id"], "ssh.port");
+    assert_eq!(c[0]["status"], "pass", "{}", c[0]);
+    assert!(
+        c[0]["evidence"]
+            .to_string()
+            .contains("zz-portcullis.conf:3"),
+        "{}",
+        c[0]
+    );
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+#[test]
 fn ubuntu_with_ufw_docker_and_socket_activation() {
     let root = fixture("ubuntu24-ufw-docker");
     let (code, report) = audit_json(&["--root", root.to_str().unwrap()]);

@@ -48,7 +48,8 @@ pub fn run_confirm(args: &ConfirmArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Rewrites the firewall without the trial's extra openings, inside the same transaction.
+/// Rewrites sshd's drop-in (ssh.socket's too, when enabled) and the firewall without the trial's extra
+/// openings, inside the same transaction.
 fn close_trial_openings(root: &crate::host::root::Root, txn: &mut Txn) -> anyhow::Result<()> {
     let profile_path = PathBuf::from(&txn.manifest.profile);
     let profile = load_profile(&profile_path)?;
@@ -59,15 +60,23 @@ fn close_trial_openings(root: &crate::host::root::Root, txn: &mut Txn) -> anyhow
         .iter()
         .filter(|c| c.step == Step::Firewall)
         .collect();
-    if fw.is_empty() {
-        return Ok(());
-    }
+    let ssh: Vec<&super::Change> = p
+        .changes
+        .iter()
+        .filter(|c| {
+            c.path() == Some(super::ssh::DROPIN) || c.path() == Some(super::ssh::SOCKET_DROPIN)
+        })
+        .collect();
     let ctx = Ctx {
         root,
         profile: &profile,
         snap: &snap,
     };
-    exec::run_step(&ctx, Step::Firewall, &fw, txn).map_err(|e| anyhow!(e))?;
+    // sshd (or ssh.socket) first: the old port stops listening before the firewall closes it.
+    exec::close_ssh_trial(&ctx, &ssh, txn).map_err(|e| anyhow!(e))?;
+    if !fw.is_empty() {
+        exec::run_step(&ctx, Step::Firewall, &fw, txn).map_err(|e| anyhow!(e))?;
+    }
     txn.save().map_err(|e| anyhow!(e))
 }
 

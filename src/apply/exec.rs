@@ -70,6 +70,24 @@ pub fn run_step(ctx: &Ctx, step: Step, changes: &[&Change], txn: &mut Txn) -> Re
     Ok(())
 }
 
+/// Confirm: rewrites our sshd drop-in and/or ssh.socket's without the trial's old port, checks the whole
+/// sshd config and makes sshd (or the socket) drop the old port.
+pub fn close_ssh_trial(ctx: &Ctx, changes: &[&Change], txn: &mut Txn) -> Result<(), String> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    for c in changes {
+        perform(ctx, &c.action, txn)?;
+    }
+    let sshd = service::sshd_path(ctx.root).ok_or("sshd is not installed")?;
+    service::ensure_run_sshd(ctx.root)?;
+    service::run(&[sshd, "-t".into()])?;
+    let socket = changes.iter().any(|c| c.path() == Some(ssh::SOCKET_DROPIN));
+    txn.record(Undo::Sshd { socket })?;
+    service::reload_sshd(ctx.root, socket)?;
+    service::ensure_run_sshd(ctx.root)
+}
+
 fn resolve(ctx: &Ctx, owner: &Owner) -> Result<(u32, u32), String> {
     match owner {
         Owner::Ids(u, g) => Ok((*u, *g)),
@@ -276,6 +294,8 @@ fn activate_sshd(ctx: &Ctx, txn: &mut Txn) -> Result<(), String> {
     let socket = ctx.snap.ssh_socket && ctx.profile.ssh.port.is_some();
     txn.record(Undo::Sshd { socket })?;
     let how = service::reload_sshd(ctx.root, socket)?;
+    // Stopping a socket-activated ssh.service removes its RuntimeDirectory (/run/sshd), which `sshd -T` needs.
+    service::ensure_run_sshd(ctx.root)?;
     verify_effective(ctx, &sshd)?;
     // No sshd running (console-only host): nothing was listening before either.
     let running = !how.contains("nothing to reload");

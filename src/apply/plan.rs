@@ -17,7 +17,7 @@ pub fn plan(profile: &Profile, snap: &Snapshot, keep: &KeepOpen) -> Plan {
     let mut plan = Plan::default();
     super::admin::plan(profile, snap, &mut plan);
     super::firewall::plan(profile, snap, keep, &mut plan);
-    super::ssh::plan(profile, snap, &mut plan);
+    super::ssh::plan(profile, snap, keep, &mut plan);
     super::guard::plan(profile, snap, &mut plan);
     super::sysctl::plan(profile, snap, &mut plan);
     super::mounts::plan(profile, snap, &mut plan);
@@ -33,6 +33,7 @@ pub fn paths(profile: &Profile) -> Vec<String> {
         super::firewall::FW_FILE,
         super::firewall::NFT_CONF,
         super::firewall::NFT_ENABLED_LINK,
+        super::ssh::SOCKET_DROPIN,
         super::sysctl::SYSCTL_FILE,
         "/etc/fstab",
         super::updates::AUTO_UPGRADES,

@@ -5,13 +5,17 @@ use crate::host::snapshot::Snapshot;
 use crate::host::sshd::split_line;
 use crate::profile::{Crypto, Profile};
 
-use super::plan::file_change;
+use super::plan::{KeepOpen, file_change};
 use super::{Plan, ROOT_OWNER, Step};
 
 pub const MAIN: &str = "/etc/ssh/sshd_config";
 pub const DROPIN_DIR: &str = "/etc/ssh/sshd_config.d";
 pub const DROPIN: &str = "/etc/ssh/sshd_config.d/00-portcullis.conf";
 const INCLUDE_LINE: &str = "Include /etc/ssh/sshd_config.d/*.conf";
+/// Our ssh.socket drop-in. Drop-ins of all directories are read sorted by file name, so `zz-` comes after
+/// the 24.04 generator's `addresses.conf` (in /run) and after `override.conf` from `systemctl edit`; a
+/// different name also leaves a same-named file of the generator unmasked.
+pub const SOCKET_DROPIN: &str = "/etc/systemd/system/ssh.socket.d/zz-portcullis.conf";
 /// Prefix of a line we neutralised; rollback restores the file byte for byte, so this is only for readers.
 pub const NEUTRALISED: &str = "#portcullis: ";
 
@@ -59,13 +63,22 @@ pub fn settings(profile: &Profile) -> Vec<(&'static str, String)> {
     v
 }
 
-pub fn dropin_text(profile: &Profile) -> String {
+/// Our sshd drop-in. During a commit-confirmed trial the ports sshd listened on before follow ours (`Port`
+/// lines add up), so the old way in keeps working until `confirm` rewrites the file without them.
+pub fn dropin_text(profile: &Profile, keep: &KeepOpen) -> String {
     let mut out = String::from(
         "# Written by portcullis from the [ssh] profile section; edit the profile, not this file.\n\
          # Named 00- so sshd reads it before any other drop-in (the first value wins).\n",
     );
     for (k, v) in settings(profile) {
         out.push_str(&format!("{k} {v}\n"));
+        if k == "Port" {
+            for old in keep.ports.iter().filter(|p| p.to_string() != v) {
+                out.push_str(&format!(
+                    "# Until `portcullis confirm`: the port in use before this change.\nPort {old}\n"
+                ));
+            }
+        }
     }
     out
 }
@@ -121,7 +134,77 @@ fn has_include(text: &str) -> bool {
         .any(|(k, v)| k.eq_ignore_ascii_case("include") && v.contains("sshd_config.d"))
 }
 
-pub fn plan(profile: &Profile, snap: &Snapshot, plan: &mut Plan) {
+/// The ports ssh.socket must listen on: the profile's, plus (during a commit-confirmed trial) the ones in use
+/// before, so the session that ran apply and a fallback login keep working until `confirm`.
+pub fn socket_ports(new: u16, keep: &KeepOpen) -> Vec<u16> {
+    let mut ports = vec![new];
+    for p in &keep.ports {
+        if !ports.contains(p) {
+            ports.push(*p);
+        }
+    }
+    ports
+}
+
+/// Our ssh.socket drop-in: the list reset, then one ListenStream per port (in the profile's address family).
+pub fn socket_dropin_text(profile: &Profile, ports: &[u16], new: u16) -> String {
+    use crate::profile::AddressFamily;
+    let mut out = String::from(
+        "# Written by portcullis from the [ssh] profile section; edit the profile, not this file.\n\
+         # ssh.socket, not sshd_config, decides the SSH port under socket activation. Named zz- so it is read\n\
+         # after every other drop-in; the empty ListenStream= drops the ports listed before it.\n\
+         [Socket]\n\
+         ListenStream=\n",
+    );
+    if profile.ssh.address_family == AddressFamily::Inet6 {
+        out.push_str("BindIPv6Only=ipv6-only\n");
+    }
+    for p in ports {
+        if *p != new {
+            out.push_str("# Until `portcullis confirm`: the port in use before this change.\n");
+        }
+        match profile.ssh.address_family {
+            AddressFamily::Inet => out.push_str(&format!("ListenStream=0.0.0.0:{p}\n")),
+            AddressFamily::Inet6 => out.push_str(&format!("ListenStream=[::]:{p}\n")),
+            AddressFamily::Any => out.push_str(&format!("ListenStream={p}\n")),
+        }
+    }
+    out
+}
+
+/// With ssh.socket enabled, the port change goes into our drop-in (written when the socket's ports differ from
+/// what we want, or when our drop-in exists: then it is kept in step with the profile).
+fn plan_socket(profile: &Profile, snap: &Snapshot, keep: &KeepOpen, plan: &mut Plan) {
+    let Some(new) = profile.ssh.port.filter(|_| snap.ssh_socket) else {
+        return;
+    };
+    let ports = socket_ports(new, keep);
+    let mut want = ports.clone();
+    want.sort();
+    let mut have = snap.ssh_socket_ports.clone();
+    have.sort();
+    if snap.file(SOCKET_DROPIN).is_none() && want == have {
+        return;
+    }
+    let text = socket_dropin_text(profile, &ports, new);
+    if let Some(c) = file_change(Step::Ssh, snap, SOCKET_DROPIN, text, 0o644, ROOT_OWNER) {
+        plan.changes.push(c);
+    }
+    plan.notes.push((
+        Step::Ssh,
+        format!(
+            "ssh.socket is enabled, so its ListenStream decides the port: {SOCKET_DROPIN} sets {}, then \
+             `systemctl daemon-reload` and `systemctl restart ssh.socket` (open sessions are kept)",
+            ports
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
+    ));
+}
+
+pub fn plan(profile: &Profile, snap: &Snapshot, keep: &KeepOpen, plan: &mut Plan) {
     let Some(main) = snap.text(MAIN) else {
         plan.notes.push((
             Step::Ssh,
@@ -146,7 +229,7 @@ pub fn plan(profile: &Profile, snap: &Snapshot, plan: &mut Plan) {
         Step::Ssh,
         snap,
         DROPIN,
-        dropin_text(profile),
+        dropin_text(profile, keep),
         0o644,
         ROOT_OWNER,
     ) {
@@ -164,12 +247,7 @@ pub fn plan(profile: &Profile, snap: &Snapshot, plan: &mut Plan) {
             plan.changes.push(c);
         }
     }
-    if snap.ssh_socket && profile.ssh.port.is_some() {
-        plan.notes.push((
-            Step::Ssh,
-            "ssh.socket is enabled: its port is regenerated from sshd_config and the socket restarted".into(),
-        ));
-    }
+    plan_socket(profile, snap, keep, plan);
 }
 
 fn report(plan: &mut Plan, path: &str, dropped: &[String]) {
@@ -241,7 +319,7 @@ mod tests {
         let mut profile = Profile::default();
         profile.ssh.port = Some(2222);
         let mut p = Plan::default();
-        plan(&profile, &snap, &mut p);
+        plan(&profile, &snap, &KeepOpen::default(), &mut p);
         let main = p.changes.iter().find(|c| c.path() == Some(MAIN)).unwrap();
         let super::super::Action::Write { content, .. } = &main.action else {
             panic!()
@@ -276,5 +354,139 @@ mod tests {
             &["22".into(), "2222".into()]
         ));
         assert!(!effective_matches("port", "2222", &got("22")));
+    }
+
+    fn socket_host() -> Snapshot {
+        use crate::host::write::FileState;
+        let mut snap = Snapshot::default();
+        let state = FileState {
+            bytes: "Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\n".into(),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        };
+        snap.files.insert(MAIN.into(), Some(state));
+        snap.files.insert(SOCKET_DROPIN.into(), None);
+        snap.ssh_socket = true;
+        snap.ssh_socket_ports = vec![22];
+        snap.sshd_ports = vec![22];
+        snap
+    }
+
+    fn socket_change(p: &Plan) -> Option<String> {
+        p.changes
+            .iter()
+            .find(|c| c.path() == Some(SOCKET_DROPIN))
+            .map(|c| match &c.action {
+                super::super::Action::Write { content, .. } => content.clone(),
+                _ => panic!(),
+            })
+    }
+
+    fn written(snap: &mut Snapshot, text: &str, ports: &[u16]) {
+        use crate::host::write::FileState;
+        let state = FileState {
+            bytes: text.into(),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        };
+        snap.files.insert(SOCKET_DROPIN.into(), Some(state));
+        snap.ssh_socket_ports = ports.to_vec();
+        snap.sshd_ports = ports.to_vec();
+    }
+
+    #[test]
+    fn socket_port_change_keeps_the_old_port_until_confirm() {
+        let mut profile = Profile::default();
+        profile.ssh.port = Some(2222);
+        let mut snap = socket_host();
+        let keep = KeepOpen {
+            ports: vec![22],
+            client: None,
+        };
+        let mut p = Plan::default();
+        plan(&profile, &snap, &keep, &mut p);
+        let trial = socket_change(&p).expect("drop-in planned");
+        let body: Vec<&str> = trial.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            body,
+            [
+                "[Socket]",
+                "ListenStream=",
+                "ListenStream=2222",
+                "ListenStream=22"
+            ]
+        );
+        assert!(p.notes.iter().any(|(_, n)| n.contains("2222 and 22")));
+        // Applied: the socket listens on both; confirm's plan (nothing kept open) drops the old port.
+        written(&mut snap, &trial, &[2222, 22]);
+        let mut c = Plan::default();
+        plan(&profile, &snap, &KeepOpen::default(), &mut c);
+        let confirmed = socket_change(&c).expect("confirm rewrites the drop-in");
+        let body: Vec<&str> = confirmed.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(body, ["[Socket]", "ListenStream=", "ListenStream=2222"]);
+        // Confirmed: nothing left to do.
+        written(&mut snap, &confirmed, &[2222]);
+        let mut again = Plan::default();
+        plan(&profile, &snap, &KeepOpen::default(), &mut again);
+        assert_eq!(socket_change(&again), None);
+    }
+
+    #[test]
+    fn socket_drop_in_follows_the_address_family() {
+        let mut profile = Profile::default();
+        profile.ssh.address_family = crate::profile::AddressFamily::Inet;
+        assert!(
+            socket_dropin_text(&profile, &[2222], 2222).ends_with("ListenStream=0.0.0.0:2222\n")
+        );
+        profile.ssh.address_family = crate::profile::AddressFamily::Inet6;
+        let t = socket_dropin_text(&profile, &[2222], 2222);
+        assert!(t.contains("BindIPv6Only=ipv6-only\nListenStream=[::]:2222\n"));
+    }
+
+    #[test]
+    fn no_socket_drop_in_without_socket_activation_or_when_the_port_is_already_right() {
+        let mut profile = Profile::default();
+        profile.ssh.port = Some(2222);
+        let mut snap = socket_host();
+        snap.ssh_socket = false;
+        let mut p = Plan::default();
+        plan(&profile, &snap, &KeepOpen::default(), &mut p);
+        assert_eq!(socket_change(&p), None);
+        // 24.04's generator already made the socket listen on 2222 (sshd_config says so): nothing to add.
+        let mut snap = socket_host();
+        snap.ssh_socket_ports = vec![2222];
+        let mut p = Plan::default();
+        plan(&profile, &snap, &KeepOpen::default(), &mut p);
+        assert_eq!(socket_change(&p), None);
+        // No port in the profile: the socket is left alone.
+        profile.ssh.port = None;
+        let snap = socket_host();
+        let mut p = Plan::default();
+        plan(&profile, &snap, &KeepOpen::default(), &mut p);
+        assert_eq!(socket_change(&p), None);
+    }
+
+    #[test]
+    fn sshd_keeps_the_old_port_until_confirm() {
+        let mut profile = Profile::default();
+        profile.ssh.port = Some(2222);
+        let keep = KeepOpen {
+            ports: vec![22, 2222],
+            client: None,
+        };
+        let trial = dropin_text(&profile, &keep);
+        let ports: Vec<&str> = trial.lines().filter(|l| l.starts_with("Port ")).collect();
+        assert_eq!(ports, ["Port 2222", "Port 22"]);
+        let confirmed = dropin_text(&profile, &KeepOpen::default());
+        let ports: Vec<&str> = confirmed
+            .lines()
+            .filter(|l| l.starts_with("Port "))
+            .collect();
+        assert_eq!(ports, ["Port 2222"]);
+        // No port in the profile: nothing kept either (sshd's own Port lines stay in force).
+        profile.ssh.port = None;
+        assert!(!dropin_text(&profile, &keep).contains("Port "));
     }
 }

@@ -73,7 +73,9 @@ impl<R: Read> LineReader<R> {
                     // SAFETY: `check_lines` found `buf[..checked_to]` (from before this line's
                     // start) to be valid UTF-8, and this line is a part of it cut at ASCII bytes
                     // (`\n`, `\r`), so it is valid UTF-8 too.
-                    return Ok(Some(Line::Text(unsafe { std::str::from_utf8_unchecked(bytes) })));
+                    return Ok(Some(Line::Text(unsafe {
+                        std::str::from_utf8_unchecked(bytes)
+                    })));
                 }
                 return Ok(Some(classify(bytes)));
             }

@@ -87,10 +87,7 @@ pub fn systemd_running(root: &Root) -> bool {
 pub fn reload_sshd(root: &Root, socket_activated: bool) -> Result<String, String> {
     if systemd_running(root) {
         if socket_activated {
-            // The socket unit's ports are generated from sshd_config: regenerate, then rebind.
-            run(&argv(&["systemctl", "daemon-reload"]))?;
-            run(&argv(&["systemctl", "restart", "ssh.socket"]))?;
-            return Ok("systemctl restart ssh.socket".into());
+            return restart_ssh_socket();
         }
         let unit = if root.exists("/lib/systemd/system/ssh.service")
             || root.exists("/usr/lib/systemd/system/ssh.service")
@@ -103,6 +100,32 @@ pub fn reload_sshd(root: &Root, socket_activated: bool) -> Result<String, String
         return Ok(format!("systemctl reload-or-restart {unit}"));
     }
     signal_pidfile(root, "/run/sshd.pid", "HUP")
+}
+
+/// Rebinds ssh.socket to its (new) ListenStream ports: `daemon-reload` (re-runs generators and reads our
+/// drop-in), then `restart ssh.socket`. An sshd that socket activation started (Accept=no) holds the old
+/// listening sockets, and systemd refuses to start the socket again while it runs ("Socket service
+/// ssh.service already active, refusing", which leaves the socket failed and only the old port served), so
+/// it is stopped first. The unit's KillMode=process stops only that listener: open sessions are kept, and the
+/// next connection starts a new sshd with the new sockets. A connection arriving between the two commands can
+/// start it again: then both are retried.
+pub fn restart_ssh_socket() -> Result<String, String> {
+    run(&argv(&["systemctl", "daemon-reload"]))?;
+    let mut last = String::new();
+    for _ in 0..3 {
+        let active = run(&argv(&["systemctl", "is-active", "--quiet", "ssh.service"])).is_ok();
+        if active {
+            run(&argv(&["systemctl", "stop", "ssh.service"]))?;
+        }
+        match run(&argv(&["systemctl", "restart", "ssh.socket"])) {
+            Ok(_) if active => {
+                return Ok("systemctl stop ssh.service; systemctl restart ssh.socket".into());
+            }
+            Ok(_) => return Ok("systemctl restart ssh.socket".into()),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// Sends a signal to the daemon named by a pid file (no systemd: containers, namespaces).

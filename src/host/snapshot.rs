@@ -18,12 +18,15 @@ pub struct Snapshot {
     pub sshd_dropins: Vec<String>,
     pub users: Vec<User>,
     pub shadow: Vec<ShadowEntry>,
-    /// Ports sshd listens on per `sshd -T` (or its config), before any change.
+    /// The SSH ports in effect before any change: ssh.socket's ListenStream ports when socket activation is
+    /// enabled (the same facts as the audit's), else sshd's per `sshd -T`.
     pub sshd_ports: Vec<u16>,
     /// OpenSSH (major, minor), from `sshd -V`-style output when known.
     pub sshd_version: Option<(u32, u32)>,
-    /// ssh.socket decides the port (socket activation).
+    /// ssh.socket decides the port (socket activation, under a running systemd).
     pub ssh_socket: bool,
+    /// ssh.socket's effective ListenStream ports (unit and drop-ins), read whether or not it is enabled.
+    pub ssh_socket_ports: Vec<u16>,
     /// The operator's address when we run inside an SSH session (`SSH_CONNECTION`).
     pub client_addr: Option<String>,
     pub docker: bool,
@@ -127,6 +130,15 @@ fn read_live(root: &Root, snap: &mut Snapshot, sysctl_keys: &[String]) {
             .unwrap_or_default();
     }
     snap.ssh_socket = socket_enabled(root, "ssh.socket");
+    for (v, _) in super::collect::ssh::read_ssh_socket(root).listen {
+        match super::collect::ssh::listen_port(&v) {
+            Some(p) if !snap.ssh_socket_ports.contains(&p) => snap.ssh_socket_ports.push(p),
+            _ => {}
+        }
+    }
+    if snap.ssh_socket && !snap.ssh_socket_ports.is_empty() {
+        snap.sshd_ports = snap.ssh_socket_ports.clone();
+    }
     snap.client_addr = std::env::var("SSH_CONNECTION")
         .ok()
         .and_then(|c| c.split_whitespace().next().map(str::to_string));

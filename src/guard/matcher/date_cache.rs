@@ -1,8 +1,8 @@
 //! Remembering dates between lines: a log repeats the same date text, and the same minute, over
 //! and over, and parsing and resolving them anew for every line is most of a line's cost.
 
-use jiff::tz::TimeZone;
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 
 use super::timestamp::{self, DateFields, FoundDate};
 
@@ -92,7 +92,14 @@ impl DateCache {
             }
         }
         let start = timestamp::resolve(&minute, now, zone);
-        let last = timestamp::resolve(&DateFields { second: 59, ..minute }, now, zone);
+        let last = timestamp::resolve(
+            &DateFields {
+                second: 59,
+                ..minute
+            },
+            now,
+            zone,
+        );
         match (start, last) {
             (Some(start), Some(last)) if last.duration_since(start).as_secs() == 59 => {
                 self.minute = Some((minute, hour, start));

@@ -212,7 +212,10 @@ fn is_ip6_shape(t: &str) -> bool {
     let mut pos = leading;
     let mut last_group_colons = None;
     while pos < b.len() {
-        let hex = b[pos..].iter().take_while(|c| c.is_ascii_hexdigit()).count();
+        let hex = b[pos..]
+            .iter()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .count();
         if !(1..=4).contains(&hex) {
             return false;
         }
@@ -514,7 +517,11 @@ mod tests {
         }
         assert!(checked > 100_000);
         for t in ["1.2::3", "::1.2", "fe80::1.", "aBcD::EF01:2", "abcde::1"] {
-            assert_eq!(is_ip6_shape(t), regex.is_match(t) && !t.contains('.'), "{t}");
+            assert_eq!(
+                is_ip6_shape(t),
+                regex.is_match(t) && !t.contains('.'),
+                "{t}"
+            );
         }
     }
 

@@ -3,7 +3,7 @@
 mod firewall;
 mod kernel;
 mod services;
-mod ssh;
+pub(super) mod ssh;
 mod users;
 
 use std::collections::BTreeMap;

@@ -70,52 +70,118 @@ pub(super) fn read_sshd(
     }
 }
 
-/// ssh.socket's ListenStream values: the unit, then drop-ins (an empty `ListenStream=` resets the list).
-pub(super) fn read_ssh_socket(root: &Root) -> SocketFacts {
+/// Unit directories in systemd's order of precedence (systemd.unit(5)); /lib after /usr/lib for hosts
+/// without merged /usr.
+const UNIT_DIRS: &[&str] = &[
+    "/etc/systemd/system",
+    "/run/systemd/system",
+    "/run/systemd/generator",
+    "/usr/local/lib/systemd/system",
+    "/usr/lib/systemd/system",
+    "/lib/systemd/system",
+];
+
+/// ssh.socket's effective ListenStream values: the first unit file found, then its drop-ins from every
+/// directory sorted by file name (a same-named drop-in in a higher directory masks the lower one; an empty
+/// `ListenStream=` resets the list), as systemd reads them.
+pub(crate) fn read_ssh_socket(root: &Root) -> SocketFacts {
     let enabled = root.exists("/etc/systemd/system/sockets.target.wants/ssh.socket");
-    let mut files = Vec::new();
-    for unit in [
-        "/etc/systemd/system/ssh.socket",
-        "/usr/lib/systemd/system/ssh.socket",
-        "/lib/systemd/system/ssh.socket",
-    ] {
-        if root.exists(unit) {
-            files.push(unit.to_string());
-            break;
-        }
-    }
-    for dir in [
-        "/etc/systemd/system/ssh.socket.d",
-        "/run/systemd/system/ssh.socket.d",
-        "/run/systemd/generator/ssh.socket.d",
-    ] {
-        for name in root
-            .list_dir(dir)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|n| n.ends_with(".conf"))
-        {
-            files.push(format!("{dir}/{name}"));
-        }
-    }
-    let mut listen = Vec::new();
-    for file in files {
-        let Ok(text) = root.read(&file) else { continue };
-        for (i, line) in text.lines().enumerate() {
-            if let Some(v) = line.trim().strip_prefix("ListenStream=") {
-                if v.trim().is_empty() {
-                    listen.clear();
-                } else {
-                    listen.push((
-                        v.trim().to_string(),
-                        Origin {
-                            file: file.clone(),
-                            line: i + 1,
-                        },
-                    ));
-                }
+    let unit = UNIT_DIRS
+        .iter()
+        .map(|d| format!("{d}/ssh.socket"))
+        .find(|p| root.exists(p));
+    let mut dropins: Vec<(String, String)> = Vec::new();
+    for dir in UNIT_DIRS {
+        let dir = format!("{dir}/ssh.socket.d");
+        for name in root.list_dir(&dir).unwrap_or_default() {
+            if name.ends_with(".conf") && !dropins.iter().any(|(n, _)| *n == name) {
+                dropins.push((name.clone(), format!("{dir}/{name}")));
             }
         }
     }
-    SocketFacts { enabled, listen }
+    dropins.sort();
+    let files = unit
+        .into_iter()
+        .chain(dropins.into_iter().map(|(_, p)| p))
+        .filter_map(|p| root.read(&p).ok().map(|t| (p, t)));
+    SocketFacts {
+        enabled,
+        listen: listen_streams(files),
+    }
+}
+
+/// Folds the ListenStream lines of unit files in reading order.
+pub(crate) fn listen_streams(
+    files: impl IntoIterator<Item = (String, String)>,
+) -> Vec<(String, Origin)> {
+    let mut listen = Vec::new();
+    for (file, text) in files {
+        let mut section = String::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.starts_with('[') {
+                section = line.to_string();
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            if key.trim() != "ListenStream" || section != "[Socket]" {
+                continue;
+            }
+            if value.trim().is_empty() {
+                listen.clear();
+            } else {
+                listen.push((
+                    value.trim().to_string(),
+                    Origin {
+                        file: file.clone(),
+                        line: i + 1,
+                    },
+                ));
+            }
+        }
+    }
+    listen
+}
+
+/// The TCP port of a ListenStream value (`22`, `0.0.0.0:22`, `[::]:22`); None for a path or vsock address.
+pub fn listen_port(value: &str) -> Option<u16> {
+    value
+        .rsplit(':')
+        .next()?
+        .trim_matches(['[', ']'])
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_file_names_win_and_an_empty_value_resets() {
+        let files = vec![
+            (
+                "/usr/lib/systemd/system/ssh.socket".to_string(),
+                "[Unit]\nDescription=x\n[Socket]\nListenStream=22\nAccept=no\n".to_string(),
+            ),
+            (
+                "/run/systemd/generator/ssh.socket.d/addresses.conf".to_string(),
+                "[Socket]\nListenStream=\nListenStream=0.0.0.0:2200\n".to_string(),
+            ),
+            (
+                "/etc/systemd/system/ssh.socket.d/zz-portcullis.conf".to_string(),
+                "# ours\n[Socket]\nListenStream=\nListenStream = 2222\nListenStream=22\n"
+                    .to_string(),
+            ),
+        ];
+        let l = listen_streams(files);
+        let v: Vec<&str> = l.iter().map(|(v, _)| v.as_str()).collect();
+        assert_eq!(v, ["2222", "22"]);
+        assert_eq!(l[0].1.line, 4);
+        assert_eq!(listen_port("[::]:2222"), Some(2222));
+        assert_eq!(listen_port("0.0.0.0:22"), Some(22));
+        assert_eq!(listen_port("/run/ssh.sock"), None);
+    }
 }
