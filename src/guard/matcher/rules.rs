@@ -138,7 +138,9 @@ impl RuleSet {
                 (FastRule::FailedPublickeyInvalidUser, false, false, false)
             }
             Shape::FailedInvalidUser => (FastRule::FailedAuth, false, false, false),
-            Shape::FailedUser | Shape::FailedCatchAll => (FastRule::FailedAuth, f.publickey, false, false),
+            Shape::FailedUser | Shape::FailedCatchAll => {
+                (FastRule::FailedAuth, f.publickey, false, false)
+            }
             Shape::InvalidUser => (FastRule::InvalidUser, false, false, false),
             Shape::ClosedPreauth { .. } if aggressive_close => {
                 (FastRule::ConnectionClosedPreauth, false, true, false)
