@@ -65,7 +65,7 @@ fn debian_host() -> Snapshot {
 
 fn profile() -> Profile {
     let text = format!(
-        "[admin]\nuser = \"admin\"\nauthorized_keys = [\"{KEY}\"]\nsudo = \"nopassword\"\n[ssh]\nport = 2222\n[sysctl]\nharden = false\n[sysctl.set]\n\"net.ipv4.tcp_syncookies\" = 1\n[packages]\nupgrade = true\n[guard]\nbantime = \"10m\"\n"
+        "[admin]\nuser = \"admin\"\nauthorized_keys = [\"{KEY}\"]\nsudo = \"nopassword\"\n[ssh]\nport = 2222\n[sysctl]\nharden = false\n[sysctl.set]\n\"net.ipv4.tcp_syncookies\" = 1\n[packages]\nupgrade = true\n[guard.jails.sshd]\nbantime = \"10m\"\n"
     );
     Profile::parse(&text, "test.toml").unwrap()
 }

@@ -42,7 +42,7 @@ impl Profile {
     }
 
     pub fn parse(text: &str, file: &str) -> Result<Profile, ProfileError> {
-        toml::from_str::<Profile>(text).map_err(|e| {
+        let profile = toml::from_str::<Profile>(text).map_err(|e| {
             let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
             ProfileError {
                 file: file.to_string(),
@@ -50,7 +50,32 @@ impl Profile {
                 col,
                 message: e.message().trim().to_string(),
             }
-        })
+        })?;
+        if profile.guard.is_some() {
+            // The daemon that apply enables reads `[guard]` with its own loader: a table it would
+            // refuse must stop `plan` and `apply` here, not the daemon after the change is made.
+            use crate::guard::config::{ConfigError, parse_str};
+            parse_str(text, Path::new(file)).map_err(|e| match e {
+                ConfigError::At {
+                    file,
+                    line,
+                    col,
+                    message,
+                } => ProfileError {
+                    file,
+                    line,
+                    col,
+                    message,
+                },
+                ConfigError::File { file, message } => ProfileError {
+                    file,
+                    line: 0,
+                    col: 0,
+                    message,
+                },
+            })?;
+        }
+        Ok(profile)
     }
 }
 
@@ -162,12 +187,24 @@ mod tests {
     #[test]
     fn guard_table_is_kept_raw() {
         let p = Profile::parse(
-            "[guard]\nbantime = \"10m\"\n[guard.jails.sshd]\nmaxretry = 5\n",
+            "[guard]\nbackend = \"dry-run\"\n[guard.jails.sshd]\nbantime = \"10m\"\n",
             "p",
         )
         .unwrap();
         let g = p.guard.unwrap();
-        assert_eq!(g["bantime"].as_str(), Some("10m"));
+        assert_eq!(g["backend"].as_str(), Some("dry-run"));
         assert!(g["jails"].is_table());
+    }
+
+    #[test]
+    fn a_guard_table_the_daemon_would_refuse_is_refused_with_position() {
+        // `bantime` belongs to a jail: at the top of `[guard]` the daemon would not start.
+        let err =
+            Profile::parse("[ssh]\nport = 22\n[guard]\nbantime = \"10m\"\n", "p").unwrap_err();
+        assert_eq!((err.line, err.col), (4, 1), "{err}");
+        assert!(err.message.contains("bantime"), "{err}");
+        let err =
+            Profile::parse("[guard.jails.sshd]\nbantime = \"1 fortnight\"\n", "p").unwrap_err();
+        assert_eq!(err.line, 2, "{err}");
     }
 }

@@ -205,7 +205,7 @@ harden = false
 "net.ipv4.tcp_syncookies" = 1
 [packages]
 upgrade = false
-[guard]
+[guard.jails.sshd]
 bantime = "10m"
 PROFILE
 }
