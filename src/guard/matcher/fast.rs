@@ -435,10 +435,12 @@ fn pam(message: &str) -> Option<FastMatch<'_>> {
     let alt_user = loop {
         s.lit(" ")?;
         while s.lit(" ").is_some() {}
-        let token = s.text[s.pos..].split(' ').next().unwrap_or("");
-        if !token.bytes().all(|c| (0x21..=0x7e).contains(&c)) {
+        let rest = &s.text.as_bytes()[s.pos..];
+        let len = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+        if !rest[..len].iter().all(|c| (0x21..=0x7e).contains(c)) {
             return None;
         }
+        let token = &s.text[s.pos..s.pos + len];
         s.pos += token.len();
         if let Some(value) = token.strip_prefix("ruser=") {
             break value;

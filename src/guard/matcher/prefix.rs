@@ -51,7 +51,7 @@ fn usual_syslog(b: &[u8]) -> Option<Split> {
         return None;
     }
     let id_end = skip_space_required(b, colon + 1)?;
-    if b[id_end..].starts_with(b"[ID ") {
+    if b.get(id_end) == Some(&b'[') && b[id_end..].starts_with(b"[ID ") {
         return None;
     }
     Some(finish(b, id_end))
@@ -231,7 +231,7 @@ fn daemon_name(b: &[u8], pos: usize) -> Option<usize> {
         return None;
     }
     let p = pos + 4;
-    Some(if b[p..].starts_with(b"-session") {
+    Some(if b.get(p) == Some(&b'-') && b[p..].starts_with(b"-session") {
         p + 8
     } else {
         p
@@ -329,6 +329,10 @@ fn structured_data(b: &[u8], pos: usize) -> Option<usize> {
 /// fail2ban's `__pref`: `error: `, `fatal: `, optionally followed by `PAM: `.
 fn error_prefix(b: &[u8], pos: usize) -> usize {
     let rest = &b[pos..];
+    // Most messages start with neither: one byte tells.
+    if !matches!(rest.first(), Some(b'e' | b'f')) {
+        return pos;
+    }
     let after = if rest.starts_with(b"error: ") || rest.starts_with(b"fatal: ") {
         pos + 7
     } else {
