@@ -144,6 +144,7 @@ pub enum LineVerdict {
 mod connections;
 mod date_cache;
 mod fast;
+mod ip6;
 mod patterns;
 mod prefix;
 mod rules;
@@ -376,9 +377,15 @@ fn host_of(facts: &connections::Facts) -> Option<Host> {
         });
     }
     if let Some(text) = facts.ip6.as_ref().map(ShortText::as_str) {
-        return Some(match text.parse::<std::net::Ipv6Addr>() {
-            Ok(ip) => Host::Ip(ip.to_canonical()),
-            Err(_) => Host::Name(text.to_string()),
+        // The fast parser knows no IPv4 tails (`::ffff:192.0.2.1`): those go to the standard one.
+        let parsed = if text.contains('.') {
+            text.parse().ok()
+        } else {
+            ip6::parse(text)
+        };
+        return Some(match parsed {
+            Some(ip) => Host::Ip(ip.to_canonical()),
+            None => Host::Name(text.to_string()),
         });
     }
     facts

@@ -231,11 +231,13 @@ fn daemon_name(b: &[u8], pos: usize) -> Option<usize> {
         return None;
     }
     let p = pos + 4;
-    Some(if b.get(p) == Some(&b'-') && b[p..].starts_with(b"-session") {
-        p + 8
-    } else {
-        p
-    })
+    Some(
+        if b.get(p) == Some(&b'-') && b[p..].starts_with(b"-session") {
+            p + 8
+        } else {
+            p
+        },
+    )
 }
 
 /// `[1234]`.
