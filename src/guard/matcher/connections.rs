@@ -41,16 +41,24 @@ pub struct Facts {
 
 impl Facts {
     fn from_match(m: &RuleMatch) -> Self {
-        Facts {
-            user: m.user.map(ShortText::new),
-            ip4: m.ip4.map(ShortText::new),
-            ip4_value: m.ip4_value,
-            ip6: m.ip6.map(ShortText::new),
-            dns: m.dns.map(ShortText::new),
-            nofail: m.nofail || m.gained,
-            gained: m.gained,
-            ..Facts::default()
-        }
+        let mut facts = Facts::default();
+        facts.reset_from(m);
+        facts
+    }
+
+    /// Becomes `from_match(m)` in place, reusing this value's room.
+    fn reset_from(&mut self, m: &RuleMatch) {
+        self.user = m.user.map(ShortText::new);
+        self.ip4 = m.ip4.map(ShortText::new);
+        self.ip4_value = m.ip4_value;
+        self.ip6 = m.ip6.map(ShortText::new);
+        self.dns = m.dns.map(ShortText::new);
+        self.users.clear();
+        self.nofail = m.nofail || m.gained;
+        self.gained = m.gained;
+        self.pending = false;
+        self.matches = None;
+        self.nofail_matches = 0;
     }
 
     /// The facts of a line that belongs to no connection (no id to merge on).
@@ -113,7 +121,7 @@ pub enum Merged<'a> {
     Failure(&'a Facts),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Entry {
     facts: Facts,
     expires: Timestamp,
@@ -123,66 +131,69 @@ struct Entry {
 
 type Keyed<V> = HashMap<u64, V, foldhash::fast::RandomState>;
 
-/// Connections by id, oldest first, bounded like fail2ban's cache.
+/// Connections by id, oldest first, bounded like fail2ban's cache. Entries live in slots that
+/// are reused in place: a line with a new connection moves no facts around.
 #[derive(Debug, Clone, Default)]
 pub struct Connections {
-    entries: Keyed<Entry>,
+    /// The slot of each live connection.
+    index: Keyed<usize>,
+    slots: Vec<Entry>,
+    /// Slots not in use. A connection that ended on the last line stays readable in its slot
+    /// until the next line.
+    free: Vec<usize>,
     /// Insertion order as (id, seq); removals leave stale places that eviction skips.
     order: VecDeque<(u64, u64)>,
     next_seq: u64,
-    /// A connection that ended on the last line, kept until the next line for the caller to read.
-    ended: Facts,
 }
 
 impl Connections {
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.index.len()
     }
 
     /// Merges a rule match on connection `id` seen at `now`.
     pub fn merge(&mut self, id: u64, m: &RuleMatch, now: Timestamp) -> Merged<'_> {
         let forget = m.forget;
         let line_nofail = m.nofail || m.gained;
-        let known = match self.entries.get(&id) {
-            Some(e) if e.expires <= now => {
-                self.remove(id);
-                false
+        let mut known = self.index.get(&id).copied();
+        if known.is_some_and(|slot| self.slots[slot].expires <= now) {
+            self.release(id);
+            known = None;
+        }
+        let (slot, users_now) = match known {
+            Some(slot) => {
+                if forget {
+                    // The connection ends here: its slot is free but stays as it is for this line.
+                    self.release(id);
+                }
+                let facts = &mut self.slots[slot].facts;
+                let users = facts.add_user(m.user).then_some(facts.users.len());
+                // Whether the previous line of this connection was a helper or a success.
+                let after_helper =
+                    std::mem::take(&mut facts.nofail) | std::mem::take(&mut facts.gained);
+                if m.gained {
+                    facts.pending = false;
+                }
+                if !after_helper && !facts.pending {
+                    // The earlier failure lines were reported already.
+                    facts.matches = None;
+                }
+                facts.overwrite_with(m);
+                (slot, users)
             }
-            Some(_) => true,
-            None => false,
+            None => {
+                let slot = if forget {
+                    self.spare_slot()
+                } else {
+                    self.insert(id, now)
+                };
+                let facts = &mut self.slots[slot].facts;
+                facts.reset_from(m);
+                let users = facts.add_user(m.user).then_some(facts.users.len());
+                (slot, users)
+            }
         };
-        let (facts, users_now) = if known {
-            let facts: &mut Facts = if forget {
-                // The connection ends here: its facts move out for this last line.
-                self.ended = self.remove(id).expect("known connection").facts;
-                &mut self.ended
-            } else {
-                &mut self.entries.get_mut(&id).expect("known connection").facts
-            };
-            let users = facts.add_user(m.user).then_some(facts.users.len());
-            // Whether the previous line of this connection was a helper or a success.
-            let after_helper =
-                std::mem::take(&mut facts.nofail) | std::mem::take(&mut facts.gained);
-            if m.gained {
-                facts.pending = false;
-            }
-            if !after_helper && !facts.pending {
-                // The earlier failure lines were reported already.
-                facts.matches = None;
-            }
-            facts.overwrite_with(m);
-            (facts, users)
-        } else {
-            let mut fresh = Facts::from_match(m);
-            let users = fresh.add_user(m.user).then_some(fresh.users.len());
-            let facts = if forget {
-                self.ended = fresh;
-                &mut self.ended
-            } else {
-                self.insert(id, fresh, now)
-            };
-            (facts, users)
-        };
+        let facts = &mut self.slots[slot].facts;
 
         let mut nofail = line_nofail;
         let mut counts_gain = m.gained;
@@ -217,17 +228,31 @@ impl Connections {
         Merged::Failure(facts)
     }
 
-    fn insert(&mut self, id: u64, facts: Facts, now: Timestamp) -> &mut Facts {
-        let expires = now.saturating_add(LIFETIME).unwrap_or(now);
-        if self.entries.len() >= CAPACITY {
+    /// A slot for a connection that begins and ends on this line: a free one, left free.
+    fn spare_slot(&mut self) -> usize {
+        if let Some(&slot) = self.free.last() {
+            return slot;
+        }
+        self.slots.push(Entry::default());
+        self.free.push(self.slots.len() - 1);
+        self.slots.len() - 1
+    }
+
+    /// Takes a slot for the new connection `id`, evicting the oldest ones when full.
+    fn insert(&mut self, id: u64, now: Timestamp) -> usize {
+        if self.index.len() >= CAPACITY {
             // Drop the oldest entries; stop once one is still alive and there is room.
             while let Some((oldest, seq)) = self.order.pop_front() {
-                let Some(entry) = self.entries.get(&oldest).filter(|e| e.seq == seq) else {
+                let Some(&slot) = self
+                    .index
+                    .get(&oldest)
+                    .filter(|&&slot| self.slots[slot].seq == seq)
+                else {
                     continue;
                 };
-                let alive = entry.expires > now;
-                self.entries.remove(&oldest);
-                if alive && self.entries.len() < CAPACITY {
+                let alive = self.slots[slot].expires > now;
+                self.release(oldest);
+                if alive && self.index.len() < CAPACITY {
                     break;
                 }
             }
@@ -236,20 +261,31 @@ impl Connections {
         self.next_seq += 1;
         self.order.push_back((id, seq));
         if self.order.len() > 8 * CAPACITY {
-            let entries = &self.entries;
+            let (index, slots) = (&self.index, &self.slots);
             self.order
-                .retain(|(id, seq)| entries.get(id).is_some_and(|e| e.seq == *seq));
+                .retain(|(id, seq)| index.get(id).is_some_and(|&s| slots[s].seq == *seq));
         }
-        let entry = self.entries.entry(id).insert_entry(Entry {
-            facts,
-            expires,
-            seq,
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(Entry::default());
+            self.slots.len() - 1
         });
-        &mut entry.into_mut().facts
+        let entry = &mut self.slots[slot];
+        entry.expires = now.saturating_add(LIFETIME).unwrap_or(now);
+        entry.seq = seq;
+        self.index.insert(id, slot);
+        slot
     }
 
-    fn remove(&mut self, id: u64) -> Option<Entry> {
-        self.entries.remove(&id)
+    /// Forgets connection `id`; its slot keeps its facts until it is reused.
+    fn release(&mut self, id: u64) {
+        if let Some(slot) = self.index.remove(&id) {
+            self.free.push(slot);
+        }
+    }
+
+    #[cfg(test)]
+    fn facts_of(&self, id: u64) -> Option<&Facts> {
+        self.index.get(&id).map(|&slot| &self.slots[slot].facts)
     }
 }
 
@@ -358,10 +394,11 @@ mod tests {
             );
         }
         assert_eq!(c.len(), CAPACITY);
-        assert!(!c.entries.contains_key(&0), "the oldest went first");
-        assert!(c.entries.contains_key(&(CAPACITY as u64 + 49)));
+        assert!(c.facts_of(0).is_none(), "the oldest went first");
+        assert!(c.facts_of(CAPACITY as u64 + 49).is_some());
+        assert!(c.slots.len() <= CAPACITY + 1, "slots are reused");
         // Five minutes later a known id is a new connection.
         c.merge(120, &line(None, None, false, false, false), at(301));
-        assert_eq!(c.entries.get(&120).map(|e| e.facts.attempts()), Some(1));
+        assert_eq!(c.facts_of(120).map(Facts::attempts), Some(1));
     }
 }
