@@ -508,13 +508,3 @@ mod tests {
         assert_eq!(split.message_start, 7);
     }
 }
-#[cfg(test)]
-#[test]
-fn tmp_bench_split() {
-    let line = std::hint::black_box(" vps sshd[57976]: Failed password for invalid user ubuntu from 7.140.125.58 port 52408 ssh2");
-    let mut n = 0;
-    for _ in 0..100_000 {
-        n += split_syslog(std::hint::black_box(line)).message_start;
-    }
-    assert!(n > 0);
-}
