@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
+use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -129,7 +130,9 @@ struct Counts {
     failures: u64,
     /// Hits by rule index (several indexes can share one id).
     rule_hits: Vec<Option<(&'static str, u64)>>,
-    per_host: HashMap<Host, HostStats, foldhash::fast::RandomState>,
+    /// Addresses and (never resolved) host names apart: an address is the cheaper key.
+    per_ip: HashMap<IpAddr, HostStats, foldhash::fast::RandomState>,
+    per_name: HashMap<String, HostStats, foldhash::fast::RandomState>,
 }
 
 impl Counts {
@@ -140,15 +143,23 @@ impl Counts {
             self.rule_hits.resize(index + 1, None);
         }
         self.rule_hits[index].get_or_insert((failure.rule, 0)).1 += 1;
-        let stats = match self.per_host.get_mut(&failure.host) {
-            Some(s) => s,
-            None => self.per_host.entry(failure.host.clone()).or_default(),
+        let ip = match &failure.host {
+            Host::Ip(ip) => *ip,
+            Host::Name(name) => {
+                // Names are never resolved, so only addresses can be banned.
+                match self.per_name.get_mut(name.as_str()) {
+                    Some(stats) => stats.failures += 1,
+                    None => {
+                        let stats = self.per_name.entry(name.clone()).or_default();
+                        stats.failures += 1;
+                    }
+                }
+                return;
+            }
         };
+        let stats = self.per_ip.entry(ip).or_default();
         stats.failures += 1;
-        // Names are never resolved, so only addresses can be banned.
-        if matches!(failure.host, Host::Ip(_))
-            && stats.window.add(failure.time.as_second(), self.findtime) >= self.maxretry
-        {
+        if stats.window.add(failure.time.as_second(), self.findtime) >= self.maxretry {
             stats.bans += 1;
             stats.window.reset();
         }
@@ -177,7 +188,8 @@ impl Replay {
                 maxretry: maxretry.max(1),
                 failures: 0,
                 rule_hits: Vec::new(),
-                per_host: HashMap::default(),
+                per_ip: HashMap::default(),
+                per_name: HashMap::default(),
             },
         }
     }
@@ -233,10 +245,14 @@ impl Replay {
         }
         // Most failures first, then by address; only the top ten and the banned are listed, so
         // only they are sorted (a brute-force log has tens of thousands of addresses).
-        let by_failures = |a: &(&Host, &HostStats), b: &(&Host, &HostStats)| {
-            b.1.failures.cmp(&a.1.failures).then_with(|| a.0.cmp(b.0))
+        let by_failures = |a: &(Host, &HostStats), b: &(Host, &HostStats)| {
+            b.1.failures.cmp(&a.1.failures).then_with(|| a.0.cmp(&b.0))
         };
-        let mut hosts: Vec<(&Host, &HostStats)> = self.counts.per_host.iter().collect();
+        let counts = &self.counts;
+        let mut hosts: Vec<(Host, &HostStats)> = (counts.per_ip.iter())
+            .map(|(ip, s)| (Host::Ip(*ip), s))
+            .chain(counts.per_name.iter().map(|(n, s)| (Host::Name(n.clone()), s)))
+            .collect();
         if hosts.len() > TOP {
             hosts.select_nth_unstable_by(TOP - 1, by_failures);
         }
@@ -249,7 +265,7 @@ impl Replay {
                 failures: s.failures,
             })
             .collect();
-        let mut banned: Vec<(&Host, &HostStats)> =
+        let mut banned: Vec<(Host, &HostStats)> =
             hosts.into_iter().filter(|(_, s)| s.bans > 0).collect();
         banned.sort_unstable_by(by_failures);
         let would_ban = banned
@@ -269,7 +285,7 @@ impl Replay {
             missed: self.missed,
             skipped: self.skipped,
             failures: self.counts.failures,
-            addresses: self.counts.per_host.len(),
+            addresses: self.counts.per_ip.len() + self.counts.per_name.len(),
             maxretry: args.maxretry,
             findtime: args.findtime.to_string(),
             rules,
