@@ -93,7 +93,9 @@ impl Facts {
         let Some(u) = user.filter(|u| !u.is_empty()) else {
             return false;
         };
-        if let Err(at) = self.users.binary_search_by(|x| x.as_str().cmp(u)) {
+        if self.users.is_empty() {
+            self.users.push(ShortText::new(u));
+        } else if let Err(at) = self.users.binary_search_by(|x| x.as_str().cmp(u)) {
             self.users.insert(at, ShortText::new(u));
         }
         true
