@@ -251,7 +251,12 @@ impl Replay {
         let counts = &self.counts;
         let mut hosts: Vec<(Host, &HostStats)> = (counts.per_ip.iter())
             .map(|(ip, s)| (Host::Ip(*ip), s))
-            .chain(counts.per_name.iter().map(|(n, s)| (Host::Name(n.clone()), s)))
+            .chain(
+                counts
+                    .per_name
+                    .iter()
+                    .map(|(n, s)| (Host::Name(n.clone()), s)),
+            )
             .collect();
         if hosts.len() > TOP {
             hosts.select_nth_unstable_by(TOP - 1, by_failures);
