@@ -367,10 +367,11 @@ fn rfc5424_header(line: &str) -> Option<usize> {
 
 /// The failure's host: an address when the text is one, else the raw text.
 fn host_of(facts: &connections::Facts) -> Option<Host> {
-    if let Some(ip) = facts.ip4_value {
-        return Some(Host::Ip(IpAddr::V4(ip)));
-    }
-    if let Some(text) = facts.ip4.as_ref().map(ShortText::as_str) {
+    if let Some(ip4) = &facts.ip4 {
+        let text = match ip4 {
+            connections::Ip4::Value(ip) => return Some(Host::Ip(IpAddr::V4(*ip))),
+            connections::Ip4::Text(text) => text.as_str(),
+        };
         return Some(match dotted_quad(text) {
             Some(ip) => Host::Ip(IpAddr::V4(ip)),
             None => Host::Name(text.to_string()),
