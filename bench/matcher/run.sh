@@ -26,11 +26,19 @@ printf '%-34s %9s %13s %11s  %s\n' tool wall_s lines_per_s peak_rss_MB result
 row() {
     local name=$1 wall=$2 rss=$3 result=$4
     awk -v n="$name" -v w="$wall" -v r="$rss" -v l="$lines" -v res="$result" \
-        'BEGIN { printf "%-34s %9.2f %13.0f %11.1f  %s\n", n, w, (w > 0 ? l / w : 0), r / 1024, res }'
+        'BEGIN { printf "%-34s %9.3f %13.0f %11.1f  %s\n", n, w, (w > 0 ? l / w : 0), r / 1024, res }'
 }
 
-read -r wall rss < <(timed "$bin" guard test --now 2025-01-06T00:00:00Z --timezone UTC --json "$work/auth.log")
+ours=("$bin" guard test --now 2025-01-06T00:00:00Z --timezone UTC --json "$work/auth.log")
+read -r wall rss < <(timed "${ours[@]}")
 result=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print("matched=%d ignored=%d missed=%d failures=%d would_ban=%d internal_lines_per_s=%.0f" % (s["matched"], s["ignored"], s["missed"], s["failures"], len(s["would_ban"]), s["lines_per_s"]))' "$work/out")
+# A quarter-second run is at the mercy of one scheduling hiccup: with hyperfine, the wall time is
+# the mean of 10 runs (after 2 warm-ups) and the spread is printed too.
+if command -v hyperfine >/dev/null; then
+    hyperfine -N -w 2 -r 10 --export-json "$work/hf.json" "${ours[*]}" >/dev/null 2>&1
+    read -r wall spread < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.3f" % r["mean"], "mean of 10 runs: %.3f s, sd %.3f, min %.3f, max %.3f" % (r["mean"], r["stddev"], r["min"], r["max"]))' "$work/hf.json")
+    result="$result ($spread)"
+fi
 row "portcullis guard test" "$wall" "$rss" "$result"
 
 if command -v fail2ban-regex >/dev/null; then
