@@ -7,10 +7,11 @@
 //! fail2ban's `Filter._mergeFailure` step by step, including its quirks, so the same lines yield
 //! the same failures.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use jiff::{SignedDuration, Timestamp};
 
+use super::id_table::IdTable;
 use super::rules::RuleMatch;
 use super::text::ShortText;
 use smallvec::SmallVec;
@@ -145,14 +146,12 @@ struct Entry {
     seq: u64,
 }
 
-type Keyed<V> = HashMap<u64, V, foldhash::fast::RandomState>;
-
 /// Connections by id, oldest first, bounded like fail2ban's cache. Entries live in slots that
 /// are reused in place: a line with a new connection moves no facts around.
 #[derive(Debug, Clone, Default)]
 pub struct Connections {
     /// The slot of each live connection.
-    index: Keyed<usize>,
+    index: IdTable,
     slots: Vec<Entry>,
     /// Slots not in use. A connection that ended on the last line stays readable in its slot
     /// until the next line.
@@ -171,7 +170,7 @@ impl Connections {
     pub fn merge(&mut self, id: u64, m: &RuleMatch, now: Timestamp) -> Merged<'_> {
         let forget = m.forget;
         let line_nofail = m.nofail || m.gained;
-        let mut known = self.index.get(&id).copied();
+        let mut known = self.index.get(id);
         if known.is_some_and(|slot| self.slots[slot].expires <= now) {
             self.release(id);
             known = None;
@@ -259,10 +258,10 @@ impl Connections {
         if self.index.len() >= CAPACITY {
             // Drop the oldest entries; stop once one is still alive and there is room.
             while let Some((oldest, seq)) = self.order.pop_front() {
-                let Some(&slot) = self
+                let Some(slot) = self
                     .index
-                    .get(&oldest)
-                    .filter(|&&slot| self.slots[slot].seq == seq)
+                    .get(oldest)
+                    .filter(|&slot| self.slots[slot].seq == seq)
                 else {
                     continue;
                 };
@@ -279,7 +278,7 @@ impl Connections {
         if self.order.len() > 8 * CAPACITY {
             let (index, slots) = (&self.index, &self.slots);
             self.order
-                .retain(|(id, seq)| index.get(id).is_some_and(|&s| slots[s].seq == *seq));
+                .retain(|(id, seq)| index.get(*id).is_some_and(|s| slots[s].seq == *seq));
         }
         let slot = self.free.pop().unwrap_or_else(|| {
             self.slots.push(Entry::default());
@@ -294,14 +293,14 @@ impl Connections {
 
     /// Forgets connection `id`; its slot keeps its facts until it is reused.
     fn release(&mut self, id: u64) {
-        if let Some(slot) = self.index.remove(&id) {
+        if let Some(slot) = self.index.remove(id) {
             self.free.push(slot);
         }
     }
 
     #[cfg(test)]
     fn facts_of(&self, id: u64) -> Option<&Facts> {
-        self.index.get(&id).map(|&slot| &self.slots[slot].facts)
+        self.index.get(id).map(|slot| &self.slots[slot].facts)
     }
 }
 

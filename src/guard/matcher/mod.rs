@@ -144,6 +144,7 @@ pub enum LineVerdict {
 mod connections;
 mod date_cache;
 mod fast;
+mod id_table;
 mod ip6;
 mod patterns;
 mod prefix;
