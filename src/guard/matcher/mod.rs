@@ -151,6 +151,7 @@ mod prefix;
 mod rules;
 mod text;
 mod timestamp;
+mod usual_start;
 
 use connections::{Connections, Merged};
 use date_cache::DateCache;
@@ -158,6 +159,7 @@ use prefix::Split;
 use rules::RuleSet;
 use text::ShortText;
 use timestamp::DateFields;
+use usual_start::UsualStart;
 
 /// Ids of every rule, in fail2ban's order, for the given mode.
 pub fn rule_ids(mode: Mode) -> Vec<&'static str> {
@@ -173,6 +175,7 @@ pub struct SshdMatcher {
     rules: RuleSet,
     connections: Connections,
     dates: DateCache,
+    usual: UsualStart,
     last_rule: Option<&'static str>,
     joined: String,
     standalone: connections::Facts,
@@ -185,6 +188,7 @@ impl SshdMatcher {
             options,
             connections: Connections::default(),
             dates: DateCache::default(),
+            usual: UsualStart::default(),
             last_rule: None,
             joined: String::new(),
             standalone: connections::Facts::default(),
@@ -274,6 +278,12 @@ impl SshdMatcher {
 
     /// Finds the line's time and where its prefix and message lie.
     fn frame(&mut self, line: &str, source_time: Timestamp) -> Option<(Timestamp, Framed)> {
+        let hour = source_time.as_second().div_euclid(3600);
+        if matches!(self.options.logtype, LogType::Auto | LogType::Syslog) {
+            if let Some(framed) = self.frame_like_the_last(line, source_time, hour) {
+                return Some(framed);
+            }
+        }
         let date = match self.options.logtype {
             LogType::Auto if rfc5424_header(line).is_some() => {
                 return self.frame_rfc5424(line, source_time);
@@ -292,12 +302,16 @@ impl SshdMatcher {
             LogType::Raw => return Some((source_time, Framed::InLine(prefix::split_raw(line)))),
             LogType::Rfc5424 => return self.frame_rfc5424(line, source_time),
         };
-        let Some((found, time)) = date else {
+        let Some((found, resolved)) = date else {
             return Some((source_time, Framed::InLine(prefix::split_syslog(line))));
         };
-        let time = time.unwrap_or(source_time);
+        let time = resolved.unwrap_or(source_time);
         if found.start == 0 {
             let rest = &line[found.end..];
+            if let Some(pid_start) = prefix::usual_head(rest.as_bytes()) {
+                self.usual
+                    .remember(line, found, resolved, hour, found.end + pid_start);
+            }
             return Some((time, Framed::Offset(found.end, prefix::split_syslog(rest))));
         }
         // fail2ban matches the text around the date with the date cut out.
@@ -305,6 +319,28 @@ impl SshdMatcher {
         self.joined.push_str(&line[..found.start]);
         self.joined.push_str(&line[found.end..]);
         Some((time, Framed::Joined(prefix::split_syslog(&self.joined))))
+    }
+
+    /// The usual line that starts as the last one did (same date but maybe the seconds, same
+    /// host, `sshd[`): only the seconds and what follows the pid are read.
+    fn frame_like_the_last(
+        &mut self,
+        line: &str,
+        source_time: Timestamp,
+        hour: i64,
+    ) -> Option<(Timestamp, Framed)> {
+        let again = self.usual.again(line, hour)?;
+        let end = again.found.end;
+        let split = prefix::usual_tail(line[end..].as_bytes(), again.pid_start - end)?;
+        let resolved = match again.same_time {
+            Some(time) => time,
+            None => {
+                let time = self.resolve(&again.found.fields, source_time);
+                self.usual.seconds_changed(line, again.found, time);
+                time
+            }
+        };
+        Some((resolved.unwrap_or(source_time), Framed::Offset(end, split)))
     }
 
     fn frame_rfc5424(&mut self, line: &str, source_time: Timestamp) -> Option<(Timestamp, Framed)> {
@@ -457,5 +493,54 @@ impl std::fmt::Display for Host {
             Host::Ip(ip) => ip.fmt(f),
             Host::Name(name) => f.write_str(name),
         }
+    }
+}
+
+/// A matcher that remembers the last line's start frames every line as a fresh one does.
+#[cfg(test)]
+#[test]
+fn framing_a_line_like_the_last_agrees_with_framing_it_afresh() {
+    let options = MatcherOptions {
+        mode: Mode::Normal,
+        logtype: LogType::Auto,
+        timezone: TimeZone::get("Europe/Paris").unwrap(),
+    };
+    let now: Timestamp = "2025-03-30T12:00:00Z".parse().unwrap();
+    let lines = [
+        "Mar 30 01:59:58 vps sshd[1]: Failed password for root from 192.0.2.1 port 1 ssh2",
+        "Mar 30 01:59:59 vps sshd[22]: Invalid user a from 192.0.2.2",
+        "Mar 30 01:59:59 vps sshd[22]:  error: PAM: x",
+        "Mar 30 01:59:60 vps sshd[3]: x",
+        "Mar 30 01:59:61 vps sshd[3]: x",
+        "Mar 30 01:59:5x vps sshd[3]: x",
+        "Mar 30 01:59:09 vps sshd[]: x",
+        "Mar 30 01:59:09 vps sshd[4] x",
+        "Mar 30 01:59:09 vps sshd[4]: [ID 800047 auth.info] x",
+        "Mar 30 01:59:09 vps sshd[4]:",
+        "Mar 30 01:59:09 vps sshd[",
+        "Mar 30 01:59:09.5 vps sshd[5]: x",
+        "Mar 30 01:59:09 2024 vps sshd[5]: x",
+        "Mar 30 01:59:19 vps sshd-session[6]: x",
+        "Mar 30 01:59:19 vps2 sshd[6]: x",
+        "Mar 30 01:58:19 vps sshd[6]: x",
+        "Mar 30 02:00:00 vps sshd[7]: x",
+        "Mar 30 03:00:00 vps sshd[7]: x",
+        "Mar 30 03:00:01 vps sshd[7]: x",
+        "Mar 30 03:00:01 vps kernel: [1.2] x",
+        "Mar 30 03:00:02 vps sshd[8]: x",
+        "2025-03-30T03:00:02Z vps sshd[8]: x",
+        "Mar 30 03:00:03 vps sshd[9]: x",
+    ];
+    let frame = |m: &mut SshdMatcher, line: &str| {
+        m.frame(line, now).map(|(time, framed)| match framed {
+            Framed::InLine(s) => (time, 0, s, None),
+            Framed::Offset(o, s) => (time, o, s, None),
+            Framed::Joined(s) => (time, 0, s, Some(m.joined.clone())),
+        })
+    };
+    let mut remembering = SshdMatcher::new(options.clone());
+    for line in lines {
+        let fresh = frame(&mut SshdMatcher::new(options.clone()), line);
+        assert_eq!(frame(&mut remembering, line), fresh, "{line}");
     }
 }

@@ -38,6 +38,11 @@ pub fn split_syslog(text: &str) -> Split {
 /// Where it answers, the general reading below answers the same: no BSD `<facility.priority>`,
 /// no kernel or vserver tag (the daemon follows the host), no Solaris id after the daemon.
 fn usual_syslog(b: &[u8]) -> Option<Split> {
+    usual_tail(b, usual_head(b)?)
+}
+
+/// The start of the usual prefix, ` host sshd[`: where the pid begins.
+pub fn usual_head(b: &[u8]) -> Option<usize> {
     // Plain index loops: this runs on every line, and the general reader's combinators cost
     // several times more.
     let space = |p: usize| b.get(p).is_some_and(u8::is_ascii_whitespace);
@@ -71,12 +76,17 @@ fn usual_syslog(b: &[u8]) -> Option<Split> {
     if b.get(p) != Some(&b'[') {
         return None;
     }
-    p += 1;
-    let digits = p;
+    Some(p + 1)
+}
+
+/// The rest of the usual prefix from where the pid begins (`usual_head`): `1234]: `.
+pub fn usual_tail(b: &[u8], pid_start: usize) -> Option<Split> {
+    let space = |p: usize| b.get(p).is_some_and(u8::is_ascii_whitespace);
+    let mut p = pid_start;
     while b.get(p).is_some_and(u8::is_ascii_digit) {
         p += 1;
     }
-    if p == digits || b.get(p..p + 2)? != b"]:" || !space(p + 2) {
+    if p == pid_start || b.get(p..p + 2)? != b"]:" || !space(p + 2) {
         return None;
     }
     p += 2;
