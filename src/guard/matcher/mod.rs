@@ -331,7 +331,7 @@ impl SshdMatcher {
     ) -> Option<(Timestamp, Framed)> {
         let again = self.usual.again(line, hour)?;
         let end = again.found.end;
-        let split = prefix::usual_tail(line[end..].as_bytes(), again.pid_start - end)?;
+        let split = prefix::usual_tail(&line.as_bytes()[end..], again.pid_start - end)?;
         let resolved = match again.same_time {
             Some(time) => time,
             None => {
