@@ -40,9 +40,16 @@ nft list table inet portcullis-fw > "$T/fw"
 grep -q 'tcp dport { 22, 2222 }' "$T/fw" && echo "CHECK old port kept open"
 # sshd itself still serves the old port until confirm (a second Port line in our drop-in).
 lap_ssh 22 admin && echo "CHECK old port still served until confirm"
+# An edit of the profile before confirm has not been through the lockout guard: confirm ignores it.
+cp "$T/profile.toml" "$T/profile.applied"
+sed -i 's/^port = 2222$/port = 2200/' "$T/profile.toml"
+grep -q '^port = 2200$' "$T/profile.toml"
 pc confirm
+cp "$T/profile.applied" "$T/profile.toml"
 if nsenter --net="$T/lapns" timeout 5 bash -c 'exec 3<>/dev/tcp/192.0.2.1/22' 2>/dev/null; then echo "22 open"; exit 1; fi
 echo "CHECK port 22 closed after confirm"
+lap_ssh 2222 admin && ! grep -q 2200 /etc/ssh/sshd_config.d/00-portcullis.conf \
+  && echo "CHECK confirm kept the applied profile, not a later edit"
 rm /root/.ssh/authorized_keys
 pcp plan --json > "$T/plan2.json"
 grep -q '"changes": \[\]' "$T/plan2.json" && echo "CHECK second plan empty" || { cat "$T/plan2.json"; exit 1; }
@@ -61,6 +68,7 @@ pc history
             "old port kept open",
             "old port still served until confirm",
             "port 22 closed after confirm",
+            "confirm kept the applied profile, not a later edit",
             "second plan empty",
             "second apply changes nothing",
             "guard unit written",

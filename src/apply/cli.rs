@@ -108,6 +108,14 @@ pub(super) fn load_profile(path: &Path) -> anyhow::Result<Profile> {
     Profile::load(path).map_err(|e| anyhow!("{e}"))
 }
 
+/// The profile and its text, so that apply can keep the very text it applied with the transaction.
+fn load_profile_text(path: &Path) -> anyhow::Result<(Profile, String)> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow!("{}: cannot read profile: {e}", path.display()))?;
+    let profile = Profile::parse(&text, &path.display().to_string()).map_err(|e| anyhow!("{e}"))?;
+    Ok((profile, text))
+}
+
 pub(super) fn read_snapshot(
     root: &Root,
     profile: &Profile,
@@ -168,7 +176,7 @@ pub fn run_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         (None, true) => Some(confirm::parse_duration(DEFAULT_CONFIRM).map_err(|e| anyhow!(e))?),
         (None, false) => None,
     };
-    let profile = load_profile(&args.profile.profile)?;
+    let (profile, profile_text) = load_profile_text(&args.profile.profile)?;
     let _lock =
         StateLock::acquire(&args.state.state_dir, Duration::ZERO).map_err(|e| anyhow!(e))?;
     if let Some(id) = latest(&args.state.state_dir, &[Status::AwaitingConfirm]) {
@@ -205,6 +213,9 @@ pub fn run_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let state = &args.state.state_dir;
     let mut txn =
         Txn::begin(state, &args.profile.profile.to_string_lossy()).map_err(|e| anyhow!(e))?;
+    // `confirm` finishes this transaction with this text, not with whatever the file says then:
+    // an edit made meanwhile has not been through the lockout guard.
+    txn.keep_profile(&profile_text).map_err(|e| anyhow!(e))?;
     let ctx = Ctx {
         root: &root,
         profile: &profile,

@@ -1,6 +1,6 @@
 //! `confirm`, `rollback`, `history` and `init`: the commands around a transaction (argument types in cli.rs).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -10,8 +10,7 @@ use crate::host::snapshot;
 use crate::profile::Profile;
 
 use super::cli::{
-    ConfirmArgs, HistoryArgs, InitArgs, RollbackArgs, latest, live_root, load_profile,
-    read_snapshot,
+    ConfirmArgs, HistoryArgs, InitArgs, RollbackArgs, latest, live_root, read_snapshot,
 };
 use super::exec::{self, Ctx};
 use super::lock::StateLock;
@@ -52,7 +51,8 @@ pub fn run_confirm(args: &ConfirmArgs) -> anyhow::Result<ExitCode> {
 /// openings, inside the same transaction.
 fn close_trial_openings(root: &crate::host::root::Root, txn: &mut Txn) -> anyhow::Result<()> {
     let profile_path = PathBuf::from(&txn.manifest.profile);
-    let profile = load_profile(&profile_path)?;
+    // The profile as applied: an edit since has not been through the lockout guard.
+    let profile = txn.applied_profile().map_err(|e| anyhow!(e))?;
     let snap = read_snapshot(root, &profile, &profile_path)?;
     let p = plan::plan(&profile, &snap, &KeepOpen::default());
     let fw: Vec<&super::Change> = p
@@ -89,7 +89,7 @@ fn warn_if_old_session(txn: &Txn) {
         .split_whitespace()
         .nth(3)
         .and_then(|p| p.parse::<u16>().ok());
-    let Ok(profile) = Profile::load(Path::new(&txn.manifest.profile)) else {
+    let Ok(profile) = txn.applied_profile() else {
         return;
     };
     if let (Some(here), Some(new)) = (server_port, profile.ssh.port) {

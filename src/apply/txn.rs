@@ -120,6 +120,9 @@ pub struct Txn {
     pub manifest: Manifest,
 }
 
+/// The profile text a transaction applied, in its directory.
+const APPLIED_PROFILE: &str = "profile.toml";
+
 pub fn txn_root(state: &Path) -> PathBuf {
     state.join("txn")
 }
@@ -194,6 +197,29 @@ impl Txn {
             .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
             .and_then(|()| std::fs::rename(&tmp, self.dir.join("manifest.json")))
             .map_err(|e| format!("saving manifest: {e}"))
+    }
+
+    /// Keeps the profile text this transaction applies (root-only, like the rest of the state).
+    pub fn keep_profile(&self, text: &str) -> Result<(), String> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.dir.join(APPLIED_PROFILE);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The profile as applied: the kept text, or (for a transaction of an older version) the file.
+    pub fn applied_profile(&self) -> Result<crate::profile::Profile, String> {
+        let kept = self.dir.join(APPLIED_PROFILE);
+        match std::fs::read_to_string(&kept) {
+            Ok(text) => crate::profile::Profile::parse(&text, &kept.display().to_string()),
+            Err(_) => crate::profile::Profile::load(std::path::Path::new(&self.manifest.profile)),
+        }
+        .map_err(|e| e.to_string())
     }
 
     /// Copies a file's current state into the transaction, once (the first state is the one to restore).
