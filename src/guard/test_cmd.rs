@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -131,7 +131,10 @@ struct Counts {
     /// Hits by rule index (several indexes can share one id).
     rule_hits: Vec<Option<(&'static str, u64)>>,
     /// Addresses and (never resolved) host names apart: an address is the cheaper key.
-    per_ip: HashMap<IpAddr, HostStats, foldhash::fast::RandomState>,
+    /// IPv4 apart, keyed by its 32 bits: the table of a brute-force log's tens of thousands of
+    /// addresses is visited on every failure, and smaller entries keep more of it in the caches.
+    per_ip4: HashMap<u32, HostStats, foldhash::fast::RandomState>,
+    per_ip6: HashMap<u128, HostStats, foldhash::fast::RandomState>,
     per_name: HashMap<String, HostStats, foldhash::fast::RandomState>,
 }
 
@@ -148,17 +151,20 @@ impl Counts {
             Host::Name(name) => {
                 // Names are never resolved, so only addresses can be banned.
                 match self.per_name.get_mut(name.as_str()) {
-                    Some(stats) => stats.failures += 1,
+                    Some(stats) => stats.failures = stats.failures.saturating_add(1),
                     None => {
                         let stats = self.per_name.entry(name.clone()).or_default();
-                        stats.failures += 1;
+                        stats.failures = stats.failures.saturating_add(1);
                     }
                 }
                 return;
             }
         };
-        let stats = self.per_ip.entry(ip).or_default();
-        stats.failures += 1;
+        let stats = match ip {
+            IpAddr::V4(ip) => self.per_ip4.entry(ip.to_bits()).or_default(),
+            IpAddr::V6(ip) => self.per_ip6.entry(ip.to_bits()).or_default(),
+        };
+        stats.failures = stats.failures.saturating_add(1);
         if stats.window.add(failure.time.as_second(), self.findtime) >= self.maxretry {
             stats.bans += 1;
             stats.window.reset();
@@ -168,7 +174,7 @@ impl Counts {
 
 #[derive(Debug, Default, Clone, Copy)]
 struct HostStats {
-    failures: u64,
+    failures: u32,
     bans: u32,
     window: Ticket,
 }
@@ -188,7 +194,8 @@ impl Replay {
                 maxretry: maxretry.max(1),
                 failures: 0,
                 rule_hits: Vec::new(),
-                per_ip: HashMap::default(),
+                per_ip4: HashMap::default(),
+                per_ip6: HashMap::default(),
                 per_name: HashMap::default(),
             },
         }
@@ -249,8 +256,12 @@ impl Replay {
             b.1.failures.cmp(&a.1.failures).then_with(|| a.0.cmp(&b.0))
         };
         let counts = &self.counts;
-        let mut hosts: Vec<(Host, &HostStats)> = (counts.per_ip.iter())
-            .map(|(ip, s)| (Host::Ip(*ip), s))
+        let mut hosts: Vec<(Host, &HostStats)> = (counts.per_ip4.iter())
+            .map(|(ip, s)| (Host::Ip(Ipv4Addr::from_bits(*ip).into()), s))
+            .chain(
+                (counts.per_ip6.iter())
+                    .map(|(ip, s)| (Host::Ip(Ipv6Addr::from_bits(*ip).into()), s)),
+            )
             .chain(
                 counts
                     .per_name
@@ -267,7 +278,7 @@ impl Replay {
             .iter()
             .map(|(h, s)| HostCount {
                 ip: h.to_string(),
-                failures: s.failures,
+                failures: u64::from(s.failures),
             })
             .collect();
         let mut banned: Vec<(Host, &HostStats)> =
@@ -277,7 +288,7 @@ impl Replay {
             .iter()
             .map(|(h, s)| WouldBan {
                 ip: h.to_string(),
-                failures: s.failures,
+                failures: u64::from(s.failures),
                 bans: s.bans,
             })
             .collect();
@@ -290,7 +301,9 @@ impl Replay {
             missed: self.missed,
             skipped: self.skipped,
             failures: self.counts.failures,
-            addresses: self.counts.per_ip.len() + self.counts.per_name.len(),
+            addresses: self.counts.per_ip4.len()
+                + self.counts.per_ip6.len()
+                + self.counts.per_name.len(),
             maxretry: args.maxretry,
             findtime: args.findtime.to_string(),
             rules,
