@@ -432,32 +432,11 @@ fn host_of(facts: &connections::Facts) -> Option<Host> {
         .map(|d| Host::Name(d.as_str().to_string()))
 }
 
-/// A dotted quad as `Ipv4Addr` parses it (no leading zeros, each part at most 255), faster.
+/// A dotted quad as `Ipv4Addr` parses it (no leading zeros, each part at most 255).
 fn dotted_quad(text: &str) -> Option<std::net::Ipv4Addr> {
-    let mut octets = [0u8; 4];
-    let (mut index, mut value, mut digits, mut leading_zero) = (0usize, 0u16, 0u8, false);
-    for &c in text.as_bytes() {
-        match c {
-            b'0'..=b'9' => {
-                if digits == 3 || leading_zero {
-                    return None;
-                }
-                leading_zero = digits == 0 && c == b'0';
-                value = value * 10 + u16::from(c - b'0');
-                digits += 1;
-            }
-            b'.' if digits > 0 && index < 3 => {
-                octets[index] = u8::try_from(value).ok()?;
-                (index, value, digits, leading_zero) = (index + 1, 0, 0, false);
-            }
-            _ => return None,
-        }
-    }
-    if index != 3 || digits == 0 {
-        return None;
-    }
-    octets[3] = u8::try_from(value).ok()?;
-    Some(std::net::Ipv4Addr::from(octets))
+    fast::dotted_quad(text.as_bytes())
+        .filter(|(len, _)| *len == text.len())
+        .and_then(|(_, value)| value)
 }
 
 /// A 64-bit key for a connection id (host + `sshd[pid]:`). foldhash reads it eight bytes at a
@@ -465,26 +444,6 @@ fn dotted_quad(text: &str) -> Option<std::net::Ipv4Addr> {
 fn connection_key(id: &str) -> u64 {
     use std::hash::BuildHasher;
     foldhash::fast::FixedState::with_seed(0x5eed).hash_one(id)
-}
-
-#[cfg(test)]
-#[test]
-fn dotted_quad_agrees_with_the_standard_parser() {
-    for text in [
-        "192.0.2.1",
-        "0.0.0.0",
-        "255.255.255.255",
-        "256.1.1.1",
-        "192.030.0.6",
-        "1.2.3",
-        "1.2.3.4.5",
-        "1..2.3",
-        "01.2.3.4",
-        "a.b.c.d",
-        "",
-    ] {
-        assert_eq!(dotted_quad(text), text.parse().ok(), "{text}");
-    }
 }
 
 impl std::fmt::Display for Host {
