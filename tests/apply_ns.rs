@@ -1,6 +1,7 @@
 //! End-to-end apply tests against a real sshd and nft inside namespaces (see tests/apply_lab).
 
 mod apply_lab;
+mod root_check;
 
 use apply_lab::{Lab, skip_reason};
 

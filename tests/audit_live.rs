@@ -1,6 +1,7 @@
 //! Audits this machine's own `/` with the built binary: read-only, must complete with valid JSON and no errors.
 
 mod audit_common;
+mod root_check;
 
 use audit_common::{audit_json, checks};
 
@@ -32,14 +33,7 @@ fn audit_of_this_machine_completes() {
 /// Run as an unprivileged user (when we are root and setpriv exists): root-only checks must skip, not fail.
 #[test]
 fn unprivileged_audit_skips_what_needs_root() {
-    let is_root = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false);
+    let is_root = root_check::running_as_root();
     let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists());

@@ -17,14 +17,7 @@ pub struct Lab {
 
 /// Why the test cannot run here (not root), or None.
 pub fn skip_reason() -> Option<String> {
-    // SAFETY-free check of our effective uid through /proc (no libc dependency).
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(2))
-        .unwrap_or("1");
-    if euid != "0" {
+    if !super::root_check::running_as_root() {
         return Some("needs root (network and mount namespaces)".into());
     }
     for tool in [
