@@ -698,6 +698,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<ExitCode> {
         }
     }
     daemon.flush();
+    source::journal::stop_all();
     let _ = std::fs::remove_file(&socket);
     sys::sd_notify("STOPPING=1");
     log::notice(format_args!(

@@ -4,7 +4,9 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
@@ -19,6 +21,30 @@ pub struct JournalSource {
     pub cursor: Option<String>,
     /// `journalctl --directory`: another journal than the system's.
     pub directory: Option<std::path::PathBuf>,
+}
+
+/// The journalctl processes running now, and whether the daemon is stopping: the daemon ends
+/// them before it exits, so that none outlives it and the service's cgroup is empty when its main
+/// process exits (systemd then need not wait for a cgroup notification, which some container
+/// setups never deliver).
+static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// Ends every journalctl this process started and waits (at most two seconds) until their
+/// readers have reaped them.
+pub fn stop_all() {
+    STOPPING.store(true, Ordering::SeqCst);
+    let running = RUNNING.lock().map(|r| r.clone()).unwrap_or_default();
+    for pid in running {
+        if let Ok(pid) = i32::try_from(pid) {
+            // SAFETY: kill(2) with a pid of our own child, still registered (not yet reaped).
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+    }
+    let start = Instant::now();
+    while RUNNING.lock().is_ok_and(|r| !r.is_empty()) && start.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// journalctl's arguments: follow as JSON, after the cursor (or from now), any of the matches.
@@ -106,11 +132,17 @@ impl JournalSource {
                     continue;
                 }
             };
+            if let Ok(mut running) = RUNNING.lock() {
+                running.push(child.id());
+            }
             let stdout = child.stdout.take().expect("stdout is piped");
             let alive = self.pump(BufReader::new(stdout), &sink);
             let _ = child.kill();
             let _ = child.wait();
-            if !alive {
+            if let Ok(mut running) = RUNNING.lock() {
+                running.retain(|&pid| pid != child.id());
+            }
+            if !alive || STOPPING.load(Ordering::SeqCst) {
                 return;
             }
             let text = format!("{} ended; restarting it", self.program);
