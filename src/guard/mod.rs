@@ -6,6 +6,7 @@
 //! stdin), `state` (SQLite), `control` (the socket), `sys` (own addresses, systemd, signals), `alerts`,
 //! `metrics` and `crate::firewall`. `daemon` wires them.
 
+pub mod address_table;
 pub mod alerts;
 pub mod cli;
 pub mod config;

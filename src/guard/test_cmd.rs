@@ -16,6 +16,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
+use super::address_table::Ip4Table;
 use super::duration::Seconds;
 use super::lines::{Line, LineReader};
 use super::matcher::{
@@ -132,8 +133,10 @@ struct Counts {
     rule_hits: Vec<Option<(&'static str, u64)>>,
     /// Addresses and (never resolved) host names apart: an address is the cheaper key.
     /// IPv4 apart, keyed by its 32 bits: the table of a brute-force log's tens of thousands of
-    /// addresses is visited on every failure, and smaller entries keep more of it in the caches.
-    per_ip4: HashMap<u32, HostStats, foldhash::fast::RandomState>,
+    /// addresses outgrows the caches, so each IPv4 failure is counted when the next one comes,
+    /// its slot loaded meanwhile (`pending_ip4`: address and time).
+    per_ip4: Ip4Table<HostStats>,
+    pending_ip4: Option<(u32, i64)>,
     per_ip6: HashMap<u128, HostStats, foldhash::fast::RandomState>,
     per_name: HashMap<String, HostStats, foldhash::fast::RandomState>,
 }
@@ -160,14 +163,28 @@ impl Counts {
                 return;
             }
         };
-        let stats = match ip {
-            IpAddr::V4(ip) => self.per_ip4.entry(ip.to_bits()).or_default(),
-            IpAddr::V6(ip) => self.per_ip6.entry(ip.to_bits()).or_default(),
-        };
-        stats.failures = stats.failures.saturating_add(1);
-        if stats.window.add(failure.time.as_second(), self.findtime) >= self.maxretry {
-            stats.bans += 1;
-            stats.window.reset();
+        let time = failure.time.as_second();
+        match ip {
+            IpAddr::V4(ip) => {
+                let key = ip.to_bits();
+                self.per_ip4.prefetch(key);
+                if let Some((key, time)) = self.pending_ip4.replace((key, time)) {
+                    self.per_ip4
+                        .entry(key)
+                        .count(time, self.findtime, self.maxretry);
+                }
+            }
+            IpAddr::V6(ip) => (self.per_ip6.entry(ip.to_bits()).or_default())
+                .count(time, self.findtime, self.maxretry),
+        }
+    }
+
+    /// Counts the failure still pending; call once the input is read.
+    fn finish(&mut self) {
+        if let Some((key, time)) = self.pending_ip4.take() {
+            self.per_ip4
+                .entry(key)
+                .count(time, self.findtime, self.maxretry);
         }
     }
 }
@@ -177,6 +194,17 @@ struct HostStats {
     failures: u32,
     bans: u32,
     window: Ticket,
+}
+
+impl HostStats {
+    /// One more failure at `time` (seconds): a ban when the window reaches `maxretry`.
+    fn count(&mut self, time: i64, findtime: i64, maxretry: u32) {
+        self.failures = self.failures.saturating_add(1);
+        if self.window.add(time, findtime) >= maxretry {
+            self.bans += 1;
+            self.window.reset();
+        }
+    }
 }
 
 impl Replay {
@@ -194,7 +222,8 @@ impl Replay {
                 maxretry: maxretry.max(1),
                 failures: 0,
                 rule_hits: Vec::new(),
-                per_ip4: HashMap::default(),
+                per_ip4: Ip4Table::default(),
+                pending_ip4: None,
                 per_ip6: HashMap::default(),
                 per_name: HashMap::default(),
             },
@@ -237,6 +266,7 @@ impl Replay {
                 }
             }
         }
+        self.counts.finish();
         Ok(())
     }
 
@@ -257,7 +287,7 @@ impl Replay {
         };
         let counts = &self.counts;
         let mut hosts: Vec<(Host, &HostStats)> = (counts.per_ip4.iter())
-            .map(|(ip, s)| (Host::Ip(Ipv4Addr::from_bits(*ip).into()), s))
+            .map(|(ip, s)| (Host::Ip(Ipv4Addr::from_bits(ip).into()), s))
             .chain(
                 (counts.per_ip6.iter())
                     .map(|(ip, s)| (Host::Ip(Ipv6Addr::from_bits(*ip).into()), s)),
