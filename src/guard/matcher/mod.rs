@@ -277,6 +277,9 @@ impl SshdMatcher {
     }
 
     /// Finds the line's time and where its prefix and message lie.
+    // Inlined, as is the usual line's path below it, so that their results stay in registers:
+    // returned through memory, the caller's wide loads of narrowly stored fields stall.
+    #[inline(always)]
     fn frame(&mut self, line: &str, source_time: Timestamp) -> Option<(Timestamp, Framed)> {
         let hour = source_time.as_second().div_euclid(3600);
         if matches!(self.options.logtype, LogType::Auto | LogType::Syslog) {
@@ -284,6 +287,17 @@ impl SshdMatcher {
                 return Some(framed);
             }
         }
+        self.frame_afresh(line, source_time, hour)
+    }
+
+    /// `frame` for a line that does not start as the last one did.
+    #[inline(never)]
+    fn frame_afresh(
+        &mut self,
+        line: &str,
+        source_time: Timestamp,
+        hour: i64,
+    ) -> Option<(Timestamp, Framed)> {
         let date = match self.options.logtype {
             LogType::Auto if rfc5424_header(line).is_some() => {
                 return self.frame_rfc5424(line, source_time);
@@ -323,6 +337,7 @@ impl SshdMatcher {
 
     /// The usual line that starts as the last one did (same date but maybe the seconds, same
     /// host, `sshd[`): only the seconds and what follows the pid are read.
+    #[inline(always)]
     fn frame_like_the_last(
         &mut self,
         line: &str,
@@ -403,7 +418,17 @@ fn rfc5424_header(line: &str) -> Option<usize> {
 }
 
 /// The failure's host: an address when the text is one, else the raw text.
+#[inline(always)]
 fn host_of(facts: &connections::Facts) -> Option<Host> {
+    match &facts.ip4 {
+        Some(connections::Ip4::Value(ip)) => Some(Host::Ip(IpAddr::V4(*ip))),
+        _ => host_of_text(facts),
+    }
+}
+
+/// `host_of` when no address value was read: the text is parsed here.
+#[inline(never)]
+fn host_of_text(facts: &connections::Facts) -> Option<Host> {
     if let Some(ip4) = &facts.ip4 {
         let text = match ip4 {
             connections::Ip4::Value(ip) => return Some(Host::Ip(IpAddr::V4(*ip))),

@@ -82,6 +82,7 @@ pub fn usual_head(b: &[u8]) -> Option<usize> {
 }
 
 /// The rest of the usual prefix from where the pid begins (`usual_head`): `1234]: `.
+#[inline(always)]
 pub fn usual_tail(b: &[u8], pid_start: usize) -> Option<Split> {
     let space = |p: usize| b.get(p).is_some_and(u8::is_ascii_whitespace);
     let mut p = pid_start;

@@ -68,6 +68,7 @@ impl UsualStart {
     }
 
     /// Whether `line` starts as the remembered line, but for the two digits of the seconds.
+    #[inline(always)]
     pub fn again(&self, line: &str, hour: i64) -> Option<Again> {
         let mut found = self.found?;
         let (b, t) = (line.as_bytes(), self.bytes.as_slice());
