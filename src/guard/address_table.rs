@@ -1,5 +1,5 @@
-//! A table of per-address values keyed by an IPv4 address's 32 bits, that can be asked to start
-//! loading an address's slot before it is needed.
+//! A table of per-address values keyed by an address's bits (`u32` for IPv4, `u128` for IPv6),
+//! that can be asked to start loading an address's slot before it is needed.
 //!
 //! `guard test` updates one address's counts per failure, and a brute-force log has tens of
 //! thousands of addresses: the table outgrows the core's cache and every update waits for memory.
@@ -7,27 +7,27 @@
 //! Open addressing with linear probing; the hash has a per-process random seed, so a log written
 //! to collide cannot be prepared in advance.
 
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hash};
 
-/// Values of type `V` per IPv4 address.
+/// Values of type `V` per address `K`.
 #[derive(Debug, Clone)]
-pub struct Ip4Table<V> {
+pub struct AddressTable<K, V> {
     /// A power of two in length, at most half full.
-    slots: Vec<Slot<V>>,
+    slots: Vec<Slot<K, V>>,
     len: usize,
     hasher: foldhash::fast::RandomState,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
-struct Slot<V> {
-    key: u32,
+struct Slot<K, V> {
+    key: K,
     used: bool,
     value: V,
 }
 
-impl<V: Default + Copy> Default for Ip4Table<V> {
+impl<K: Key, V: Default + Copy> Default for AddressTable<K, V> {
     fn default() -> Self {
-        Ip4Table {
+        AddressTable {
             slots: vec![Slot::default(); 16],
             len: 0,
             hasher: foldhash::fast::RandomState::default(),
@@ -35,7 +35,12 @@ impl<V: Default + Copy> Default for Ip4Table<V> {
     }
 }
 
-impl<V: Default + Copy> Ip4Table<V> {
+/// What a key must be: an address's bits.
+pub trait Key: Copy + Default + Eq + Hash {}
+impl Key for u32 {}
+impl Key for u128 {}
+
+impl<K: Key, V: Default + Copy> AddressTable<K, V> {
     pub fn len(&self) -> usize {
         self.len
     }
@@ -45,13 +50,13 @@ impl<V: Default + Copy> Ip4Table<V> {
     }
 
     /// Asks the CPU to start loading `key`'s slot; a hint only, it changes nothing.
-    pub fn prefetch(&self, key: u32) {
+    pub fn prefetch(&self, key: K) {
         let slot = &self.slots[self.home(key)];
         prefetch_read(std::ptr::from_ref(slot).cast());
     }
 
     /// The value for `key`, inserted as `V::default()` if it was not there.
-    pub fn entry(&mut self, key: u32) -> &mut V {
+    pub fn entry(&mut self, key: K) -> &mut V {
         if 2 * (self.len + 1) > self.slots.len() {
             self.grow();
         }
@@ -68,21 +73,21 @@ impl<V: Default + Copy> Ip4Table<V> {
         &mut slot.value
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (u32, &V)> {
+    pub fn iter(&self) -> impl Iterator<Item = (K, &V)> {
         self.slots
             .iter()
             .filter(|s| s.used)
             .map(|s| (s.key, &s.value))
     }
 
-    fn home(&self, key: u32) -> usize {
+    fn home(&self, key: K) -> usize {
         // The high bits of the hash are the best mixed; the table is at most 2^32 slots here.
         let bits = self.slots.len().trailing_zeros();
         (self.hasher.hash_one(key) >> (64 - bits)) as usize
     }
 
     /// `key`'s slot, or the free slot where it belongs.
-    fn find(&self, key: u32) -> usize {
+    fn find(&self, key: K) -> usize {
         let mask = self.slots.len() - 1;
         let mut at = self.home(key);
         while self.slots[at].used && self.slots[at].key != key {
@@ -119,7 +124,7 @@ mod tests {
 
     #[test]
     fn agrees_with_a_hash_map_through_growth() {
-        let mut table: Ip4Table<u64> = Ip4Table::default();
+        let mut table: AddressTable<u32, u64> = AddressTable::default();
         let mut reference: HashMap<u32, u64> = HashMap::new();
         // Keys that share low bits, high bits, zero and the all-ones address.
         let mut key = 0x1234_5678u32;
@@ -146,7 +151,7 @@ mod tests {
 
     #[test]
     fn an_empty_table_has_nothing() {
-        let table: Ip4Table<u32> = Ip4Table::default();
+        let table: AddressTable<u128, u32> = AddressTable::default();
         assert!(table.is_empty());
         assert_eq!(table.iter().count(), 0);
     }

@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
-use super::address_table::Ip4Table;
+use super::address_table::{self, AddressTable};
 use super::duration::Seconds;
 use super::lines::{Line, LineReader};
 use super::matcher::{
@@ -132,12 +132,11 @@ struct Counts {
     /// Hits by rule index (several indexes can share one id).
     rule_hits: Vec<Option<(&'static str, u64)>>,
     /// Addresses and (never resolved) host names apart: an address is the cheaper key.
-    /// IPv4 apart, keyed by its 32 bits: the table of a brute-force log's tens of thousands of
-    /// addresses outgrows the caches, so each IPv4 failure is counted when the next one comes,
-    /// its slot loaded meanwhile (`pending_ip4`: address and time).
-    per_ip4: Ip4Table<HostStats>,
-    pending_ip4: Option<(u32, i64)>,
-    per_ip6: HashMap<u128, HostStats, foldhash::fast::RandomState>,
+    /// Addresses by family, keyed by their bits: the table of a brute-force log's tens of
+    /// thousands of addresses outgrows the caches, so each failure is counted when the next one
+    /// of its family comes, its slot loaded meanwhile.
+    per_ip4: PrefetchedCounts<u32>,
+    per_ip6: PrefetchedCounts<u128>,
     per_name: HashMap<String, HostStats, foldhash::fast::RandomState>,
 }
 
@@ -164,27 +163,40 @@ impl Counts {
             }
         };
         let time = failure.time.as_second();
+        let (findtime, maxretry) = (self.findtime, self.maxretry);
         match ip {
-            IpAddr::V4(ip) => {
-                let key = ip.to_bits();
-                self.per_ip4.prefetch(key);
-                if let Some((key, time)) = self.pending_ip4.replace((key, time)) {
-                    self.per_ip4
-                        .entry(key)
-                        .count(time, self.findtime, self.maxretry);
-                }
-            }
-            IpAddr::V6(ip) => (self.per_ip6.entry(ip.to_bits()).or_default())
-                .count(time, self.findtime, self.maxretry),
+            IpAddr::V4(ip) => self.per_ip4.add(ip.to_bits(), time, findtime, maxretry),
+            IpAddr::V6(ip) => self.per_ip6.add(ip.to_bits(), time, findtime, maxretry),
         }
     }
 
-    /// Counts the failure still pending; call once the input is read.
+    /// Counts the failures still pending; call once the input is read.
     fn finish(&mut self) {
-        if let Some((key, time)) = self.pending_ip4.take() {
-            self.per_ip4
-                .entry(key)
-                .count(time, self.findtime, self.maxretry);
+        let (findtime, maxretry) = (self.findtime, self.maxretry);
+        self.per_ip4.finish(findtime, maxretry);
+        self.per_ip6.finish(findtime, maxretry);
+    }
+}
+
+/// Per-address counts of one family, each failure counted one failure late (see `Counts`).
+#[derive(Default)]
+struct PrefetchedCounts<K: address_table::Key> {
+    table: AddressTable<K, HostStats>,
+    /// The last failure's address and time, not counted yet.
+    pending: Option<(K, i64)>,
+}
+
+impl<K: address_table::Key> PrefetchedCounts<K> {
+    fn add(&mut self, key: K, time: i64, findtime: i64, maxretry: u32) {
+        self.table.prefetch(key);
+        if let Some((key, time)) = self.pending.replace((key, time)) {
+            self.table.entry(key).count(time, findtime, maxretry);
+        }
+    }
+
+    fn finish(&mut self, findtime: i64, maxretry: u32) {
+        if let Some((key, time)) = self.pending.take() {
+            self.table.entry(key).count(time, findtime, maxretry);
         }
     }
 }
@@ -222,9 +234,8 @@ impl Replay {
                 maxretry: maxretry.max(1),
                 failures: 0,
                 rule_hits: Vec::new(),
-                per_ip4: Ip4Table::default(),
-                pending_ip4: None,
-                per_ip6: HashMap::default(),
+                per_ip4: PrefetchedCounts::default(),
+                per_ip6: PrefetchedCounts::default(),
                 per_name: HashMap::default(),
             },
         }
@@ -286,11 +297,11 @@ impl Replay {
             b.1.failures.cmp(&a.1.failures).then_with(|| a.0.cmp(&b.0))
         };
         let counts = &self.counts;
-        let mut hosts: Vec<(Host, &HostStats)> = (counts.per_ip4.iter())
+        let mut hosts: Vec<(Host, &HostStats)> = (counts.per_ip4.table.iter())
             .map(|(ip, s)| (Host::Ip(Ipv4Addr::from_bits(ip).into()), s))
             .chain(
-                (counts.per_ip6.iter())
-                    .map(|(ip, s)| (Host::Ip(Ipv6Addr::from_bits(*ip).into()), s)),
+                (counts.per_ip6.table.iter())
+                    .map(|(ip, s)| (Host::Ip(Ipv6Addr::from_bits(ip).into()), s)),
             )
             .chain(
                 counts
@@ -331,8 +342,8 @@ impl Replay {
             missed: self.missed,
             skipped: self.skipped,
             failures: self.counts.failures,
-            addresses: self.counts.per_ip4.len()
-                + self.counts.per_ip6.len()
+            addresses: self.counts.per_ip4.table.len()
+                + self.counts.per_ip6.table.len()
                 + self.counts.per_name.len(),
             maxretry: args.maxretry,
             findtime: args.findtime.to_string(),
