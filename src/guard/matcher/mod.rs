@@ -231,7 +231,12 @@ impl SshdMatcher {
         mut each: impl FnMut(FailureRef<'_>),
     ) -> LineVerdict {
         self.last_rule = None;
-        let line = line.trim_end_matches(['\n', '\r']);
+        // Byte by byte: `trim_end_matches` with chars decodes UTF-8 backwards.
+        let mut end = line.len();
+        while end > 0 && matches!(line.as_bytes()[end - 1], b'\n' | b'\r') {
+            end -= 1;
+        }
+        let line = &line[..end];
         let Some((time, framed)) = self.frame(line, source_time) else {
             return LineVerdict::Missed;
         };
