@@ -165,36 +165,75 @@ fn is_address_byte(c: u8) -> bool {
 /// fail2ban's `<IP4>` reads in full, taking as many digits as there are): their length, and
 /// their value when `Ipv4Addr`'s parser would accept them.
 pub fn dotted_quad(b: &[u8]) -> Option<(usize, Option<Ipv4Addr>)> {
-    // Unrolled: this runs for most lines, and a loop per digit costs twice as much.
-    let digit = |i: usize| {
-        let d = b.get(i)?.wrapping_sub(b'0');
-        (d < 10).then_some(d)
-    };
+    // A group of one, two or three digits is a coin toss for a branch per digit: the groups'
+    // lengths are read from bit masks of the first 16 bytes instead (an address has at most 15).
+    let mut window = [0u8; 16];
+    match b.get(..16) {
+        Some(head) => window.copy_from_slice(head),
+        None => window[..b.len()].copy_from_slice(b),
+    }
+    let (digits, dots) = digit_and_dot_bits(&window);
+    // Bits past the window count as non-digits: they end a group.
+    let non_digits = !digits;
+    let bytes = u128::from_le_bytes(window);
     let (mut pos, mut octets, mut canonical) = (0, [0u8; 4], true);
     for (group, octet) in octets.iter_mut().enumerate() {
         if group > 0 {
-            if b.get(pos) != Some(&b'.') {
+            if dots >> pos & 1 == 0 {
                 return None;
             }
             pos += 1;
         }
-        let first = digit(pos)?;
-        let (mut value, mut len) = (u16::from(first), 1);
-        if let Some(d) = digit(pos + 1) {
-            (value, len) = (value * 10 + u16::from(d), 2);
-            if let Some(d) = digit(pos + 2) {
-                (value, len) = (value * 10 + u16::from(d), 3);
-                if digit(pos + 3).is_some() {
-                    return None;
-                }
-            }
+        let len = (non_digits >> pos).trailing_zeros();
+        if !(1..=3).contains(&len) {
+            return None;
         }
+        // The group's digits moved to the top bytes of a u32, their value read from there.
+        let shift = 8 * (4 - len);
+        let text = (bytes >> (8 * pos)) as u32;
+        let values = (text << shift).wrapping_sub(0x3030_3030 << shift);
+        let value = (values >> 8 & 0xff) * 100 + (values >> 16 & 0xff) * 10 + (values >> 24);
         // `Ipv4Addr`'s parser refuses leading zeros and parts over 255.
-        canonical &= (first != 0 || len == 1) && value <= 255;
+        canonical &= (len == 1 || text & 0xff != u32::from(b'0')) && value <= 255;
         *octet = value as u8;
         pos += len;
     }
-    Some((pos, canonical.then(|| Ipv4Addr::from(octets))))
+    Some((pos as usize, canonical.then(|| Ipv4Addr::from(octets))))
+}
+
+/// Bit `i` set where `window[i]` is an ASCII digit, and where it is a dot.
+#[cfg(target_arch = "x86_64")]
+fn digit_and_dot_bits(window: &[u8; 16]) -> (u32, u32) {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_set1_epi8,
+        _mm_sub_epi8,
+    };
+    // SAFETY: SSE2 is part of the x86_64 baseline; `window` is 16 readable bytes and the load
+    // has no alignment requirement.
+    unsafe {
+        let v = _mm_loadu_si128(window.as_ptr().cast::<__m128i>());
+        // A digit is a byte whose distance above `0` is at most 9 (unsigned).
+        let above_zero = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
+        let digit = _mm_cmpeq_epi8(_mm_min_epu8(above_zero, _mm_set1_epi8(9)), above_zero);
+        let dot = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'.' as i8));
+        (
+            _mm_movemask_epi8(digit) as u32,
+            _mm_movemask_epi8(dot) as u32,
+        )
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn digit_and_dot_bits(window: &[u8; 16]) -> (u32, u32) {
+    window
+        .iter()
+        .enumerate()
+        .fold((0, 0), |(digits, dots), (i, &c)| {
+            (
+                digits | u32::from(c.is_ascii_digit()) << i,
+                dots | u32::from(c == b'.') << i,
+            )
+        })
 }
 
 /// Whether all of `t` reads as fail2ban's `<IP6>`:
@@ -489,6 +528,72 @@ fn pam(message: &str) -> Option<FastMatch<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The plain reading of a dotted quad, digit by digit: what `dotted_quad` must answer.
+    fn dotted_quad_digit_by_digit(b: &[u8]) -> Option<(usize, Option<Ipv4Addr>)> {
+        let digit = |i: usize| b.get(i).filter(|c| c.is_ascii_digit()).map(|c| c - b'0');
+        let (mut pos, mut octets, mut canonical) = (0, [0u8; 4], true);
+        for (group, octet) in octets.iter_mut().enumerate() {
+            if group > 0 {
+                if b.get(pos) != Some(&b'.') {
+                    return None;
+                }
+                pos += 1;
+            }
+            let len = (0..4).take_while(|&i| digit(pos + i).is_some()).count();
+            if !(1..=3).contains(&len) {
+                return None;
+            }
+            let value = (0..len).fold(0u32, |v, i| v * 10 + u32::from(digit(pos + i).unwrap()));
+            canonical &= (len == 1 || b[pos] != b'0') && value <= 255;
+            *octet = value as u8;
+            pos += len;
+        }
+        Some((pos, canonical.then(|| Ipv4Addr::from(octets))))
+    }
+
+    #[test]
+    fn dotted_quads_read_as_digit_by_digit() {
+        // Every string of up to 7 bytes over digits, dots and one other byte, then longer ones
+        // built from groups of 0 to 4 digits with what may follow them.
+        let alphabet = [b'0', b'1', b'2', b'5', b'9', b'.', b'x'];
+        let mut checked = 0;
+        for len in 0..=7u32 {
+            for n in 0..7usize.pow(len) {
+                let t: Vec<u8> = (0..len).map(|i| alphabet[n / 7usize.pow(i) % 7]).collect();
+                assert_eq!(dotted_quad(&t), dotted_quad_digit_by_digit(&t), "{t:?}");
+                checked += 1;
+            }
+        }
+        let groups = [
+            "", "0", "7", "00", "01", "10", "99", "255", "256", "300", "999", "1234",
+        ];
+        let tails = [
+            "",
+            " ",
+            ".",
+            "5",
+            ".5",
+            "x",
+            " port 22 ssh2",
+            "1234567890123456789",
+        ];
+        for a in groups {
+            for b in groups {
+                for c in ["1", "255", "09"] {
+                    for d in groups {
+                        for tail in tails {
+                            let t = format!("{a}.{b}.{c}.{d}{tail}");
+                            let t = t.as_bytes();
+                            assert_eq!(dotted_quad(t), dotted_quad_digit_by_digit(t), "{t:?}");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 900_000);
+    }
 
     #[test]
     fn dotted_quads_carry_the_value_the_standard_parser_gives() {
