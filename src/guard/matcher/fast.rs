@@ -7,6 +7,8 @@
 
 use std::net::Ipv4Addr;
 
+use super::runs::{Class, class_bits, run_len};
+
 /// The fields a reader extracts; the rule set turns them into a `RuleMatch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FastMatch<'a> {
@@ -84,11 +86,12 @@ impl<'a> Scan<'a> {
     }
     /// A run of printable ASCII without spaces (and without `:` when `colon` is false).
     fn token(&mut self, colon: bool) -> Option<&'a str> {
-        let rest = &self.text.as_bytes()[self.pos..];
-        let len = rest
-            .iter()
-            .position(|&c| !(0x21..=0x7e).contains(&c) || (!colon && c == b':'))
-            .unwrap_or(rest.len());
+        let class = if colon {
+            Class::Printable
+        } else {
+            Class::PrintableNoColon
+        };
+        let len = run_len(self.text.as_bytes(), self.pos, class);
         if len == 0 {
             return None;
         }
@@ -108,11 +111,7 @@ impl<'a> Scan<'a> {
         (len > 0).then_some(t)
     }
     fn digits(&mut self) -> Option<()> {
-        let rest = &self.text.as_bytes()[self.pos..];
-        let len = rest
-            .iter()
-            .position(|c| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let len = run_len(self.text.as_bytes(), self.pos, Class::Digit);
         self.pos += len;
         (len > 0).then_some(())
     }
@@ -122,7 +121,10 @@ impl<'a> Scan<'a> {
         let rest = &self.text.as_bytes()[self.pos..];
         let start = self.pos;
         if let Some((len, value)) = dotted_quad(rest) {
-            if !rest.get(len).is_some_and(|&c| is_address_byte(c)) {
+            if !rest
+                .get(len)
+                .is_some_and(|&c| Class::AddressByte.contains(c))
+            {
                 self.pos += len;
                 return Some(Address {
                     ip4: Some(&self.text[start..self.pos]),
@@ -131,10 +133,7 @@ impl<'a> Scan<'a> {
                 });
             }
         }
-        let len = rest
-            .iter()
-            .position(|&c| !is_address_byte(c))
-            .unwrap_or(rest.len());
+        let len = run_len(self.text.as_bytes(), start, Class::AddressByte);
         let t = &self.text[start..start + len];
         if !is_ip6_shape(t) {
             return None;
@@ -157,10 +156,6 @@ impl<'a> Scan<'a> {
     }
 }
 
-fn is_address_byte(c: u8) -> bool {
-    c.is_ascii_hexdigit() || c == b'.' || c == b':'
-}
-
 /// Four groups of one to three ASCII digits joined by dots at the start of `b` (what
 /// fail2ban's `<IP4>` reads in full, taking as many digits as there are): their length, and
 /// their value when `Ipv4Addr`'s parser would accept them.
@@ -172,7 +167,10 @@ pub fn dotted_quad(b: &[u8]) -> Option<(usize, Option<Ipv4Addr>)> {
         Some(head) => window.copy_from_slice(head),
         None => window[..b.len()].copy_from_slice(b),
     }
-    let (digits, dots) = digit_and_dot_bits(&window);
+    let (digits, dots) = (
+        class_bits(&window, Class::Digit),
+        class_bits(&window, Class::Dot),
+    );
     // Bits past the window count as non-digits: they end a group.
     let non_digits = !digits;
     let bytes = u128::from_le_bytes(window);
@@ -199,41 +197,6 @@ pub fn dotted_quad(b: &[u8]) -> Option<(usize, Option<Ipv4Addr>)> {
         pos += len;
     }
     Some((pos as usize, canonical.then(|| Ipv4Addr::from(octets))))
-}
-
-/// Bit `i` set where `window[i]` is an ASCII digit, and where it is a dot.
-#[cfg(target_arch = "x86_64")]
-fn digit_and_dot_bits(window: &[u8; 16]) -> (u32, u32) {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_set1_epi8,
-        _mm_sub_epi8,
-    };
-    // SAFETY: SSE2 is part of the x86_64 baseline; `window` is 16 readable bytes and the load
-    // has no alignment requirement.
-    unsafe {
-        let v = _mm_loadu_si128(window.as_ptr().cast::<__m128i>());
-        // A digit is a byte whose distance above `0` is at most 9 (unsigned).
-        let above_zero = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
-        let digit = _mm_cmpeq_epi8(_mm_min_epu8(above_zero, _mm_set1_epi8(9)), above_zero);
-        let dot = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'.' as i8));
-        (
-            _mm_movemask_epi8(digit) as u32,
-            _mm_movemask_epi8(dot) as u32,
-        )
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn digit_and_dot_bits(window: &[u8; 16]) -> (u32, u32) {
-    window
-        .iter()
-        .enumerate()
-        .fold((0, 0), |(digits, dots), (i, &c)| {
-            (
-                digits | u32::from(c.is_ascii_digit()) << i,
-                dots | u32::from(c == b'.') << i,
-            )
-        })
 }
 
 /// Whether all of `t` reads as fail2ban's `<IP6>`:

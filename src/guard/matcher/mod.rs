@@ -149,6 +149,7 @@ mod ip6;
 mod patterns;
 mod prefix;
 mod rules;
+mod runs;
 mod text;
 mod timestamp;
 mod usual_start;

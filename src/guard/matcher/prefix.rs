@@ -85,10 +85,7 @@ pub fn usual_head(b: &[u8]) -> Option<usize> {
 #[inline(always)]
 pub fn usual_tail(b: &[u8], pid_start: usize) -> Option<Split> {
     let space = |p: usize| b.get(p).is_some_and(u8::is_ascii_whitespace);
-    let mut p = pid_start;
-    while b.get(p).is_some_and(u8::is_ascii_digit) {
-        p += 1;
-    }
+    let mut p = pid_start + super::runs::run_len(b, pid_start, super::runs::Class::Digit);
     if p == pid_start || b.get(p..p + 2)? != b"]:" || !space(p + 2) {
         return None;
     }
