@@ -162,18 +162,16 @@ impl<'a> Scan<'a> {
 pub fn dotted_quad(b: &[u8]) -> Option<(usize, Option<Ipv4Addr>)> {
     // A group of one, two or three digits is a coin toss for a branch per digit: the groups'
     // lengths are read from bit masks of the first 16 bytes instead (an address has at most 15).
-    let mut window = [0u8; 16];
-    match b.get(..16) {
-        Some(head) => window.copy_from_slice(head),
-        None => window[..b.len()].copy_from_slice(b),
-    }
+    let window: [u8; 16] = match b.get(..16) {
+        Some(head) => head.try_into().expect("16 bytes"),
+        None => padded_to_16(b),
+    };
     let (digits, dots) = (
         class_bits(&window, Class::Digit),
         class_bits(&window, Class::Dot),
     );
     // Bits past the window count as non-digits: they end a group.
     let non_digits = !digits;
-    let bytes = u128::from_le_bytes(window);
     let (mut pos, mut octets, mut canonical) = (0, [0u8; 4], true);
     for (group, octet) in octets.iter_mut().enumerate() {
         if group > 0 {
@@ -186,9 +184,11 @@ pub fn dotted_quad(b: &[u8]) -> Option<(usize, Option<Ipv4Addr>)> {
         if !(1..=3).contains(&len) {
             return None;
         }
-        // The group's digits moved to the top bytes of a u32, their value read from there.
+        // The group's digits moved to the top bytes of a u32, their value read from there. A
+        // group starts at most at byte 12, so its four bytes lie in the window.
+        let at = pos as usize;
+        let text = u32::from_le_bytes(window[at..at + 4].try_into().expect("4 bytes"));
         let shift = 8 * (4 - len);
-        let text = (bytes >> (8 * pos)) as u32;
         let values = (text << shift).wrapping_sub(0x3030_3030 << shift);
         let value = (values >> 8 & 0xff) * 100 + (values >> 16 & 0xff) * 10 + (values >> 24);
         // `Ipv4Addr`'s parser refuses leading zeros and parts over 255.
@@ -197,6 +197,15 @@ pub fn dotted_quad(b: &[u8]) -> Option<(usize, Option<Ipv4Addr>)> {
         pos += len;
     }
     Some((pos as usize, canonical.then(|| Ipv4Addr::from(octets))))
+}
+
+/// `b` (under 16 bytes) followed by zeros: they are neither digits nor dots.
+#[cold]
+#[inline(never)]
+fn padded_to_16(b: &[u8]) -> [u8; 16] {
+    let mut window = [0u8; 16];
+    window[..b.len()].copy_from_slice(b);
+    window
 }
 
 /// Whether all of `t` reads as fail2ban's `<IP6>`:
