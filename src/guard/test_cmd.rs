@@ -88,11 +88,7 @@ pub fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     replay
         .read(input, now, args.per_line, |n, line_failures| {
-            if args.per_line {
-                write_line_json(&mut out, n, line_failures, &timezone)
-            } else {
-                Ok(())
-            }
+            write_line_json(&mut out, n, line_failures, &timezone)
         })
         .with_context(|| format!("reading {}", args.file))?;
     let elapsed = started.elapsed().as_secs_f64();
@@ -241,8 +237,8 @@ impl Replay {
         }
     }
 
-    /// Reads every line of `input`; `each` sees the line number and, when `keep` is set, its
-    /// failures (else an empty list: counting needs no copies).
+    /// Reads every line of `input`; with `keep` set, `each` sees every line's number and its
+    /// failures (or why it was skipped). Without, `each` is not called: counting needs no copies.
     pub fn read(
         &mut self,
         input: impl Read,
@@ -257,7 +253,9 @@ impl Replay {
             match line {
                 Line::Skipped(reason) => {
                     self.skipped += 1;
-                    each(self.lines, Err(reason.as_str()))?;
+                    if keep {
+                        each(self.lines, Err(reason.as_str()))?;
+                    }
                 }
                 Line::Text(text) => {
                     kept.clear();
@@ -273,7 +271,9 @@ impl Replay {
                         LineVerdict::Helper => self.ignored += 1,
                         LineVerdict::Missed => self.missed += 1,
                     }
-                    each(self.lines, Ok(&kept))?;
+                    if keep {
+                        each(self.lines, Ok(&kept))?;
+                    }
                 }
             }
         }
