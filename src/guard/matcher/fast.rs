@@ -445,31 +445,15 @@ fn pam(message: &str) -> Option<FastMatch<'_>> {
         return Some(no_rule);
     }
     s.lit(" authentication failure;")?;
-    let mut fields = 0;
-    let alt_user = loop {
-        s.lit(" ")?;
-        while s.lit(" ").is_some() {}
-        let rest = &s.text.as_bytes()[s.pos..];
-        let len = memchr::memchr(b' ', rest).unwrap_or(rest.len());
-        if !rest[..len].iter().all(|c| (0x21..=0x7e).contains(c)) {
-            return None;
-        }
-        let token = &s.text[s.pos..s.pos + len];
-        s.pos += token.len();
-        if let Some(value) = token.strip_prefix("ruser=") {
-            break value;
-        }
-        let known = ["logname=", "uid=", "euid=", "tty="]
-            .iter()
-            .any(|p| token.starts_with(p));
-        fields += 1;
-        if !known || fields > 4 {
-            return None;
-        }
+    // pam_unix's fields as sshd's PAM stack almost always writes them: one comparison.
+    let alt_user = if s
+        .lit(" logname= uid=0 euid=0 tty=ssh ruser= rhost=")
+        .is_some()
+    {
+        ""
+    } else {
+        pam_fields_to_rhost(&mut s)?
     };
-    s.lit(" ")?;
-    while s.lit(" ").is_some() {}
-    s.lit("rhost=")?;
     let addr = s.address()?;
     let mut user = None;
     if s.end().is_none() {
@@ -495,6 +479,37 @@ fn pam(message: &str) -> Option<FastMatch<'_>> {
         addr,
         publickey: false,
     })
+}
+
+/// After `authentication failure;`: up to four of `logname=`, `uid=`, `euid=`, `tty=`, then
+/// `ruser=R rhost=` (each after one or more spaces); returns R.
+fn pam_fields_to_rhost<'a>(s: &mut Scan<'a>) -> Option<&'a str> {
+    let mut fields = 0;
+    let alt_user = loop {
+        s.lit(" ")?;
+        while s.lit(" ").is_some() {}
+        let rest = &s.text.as_bytes()[s.pos..];
+        let len = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+        if !rest[..len].iter().all(|c| (0x21..=0x7e).contains(c)) {
+            return None;
+        }
+        let token = &s.text[s.pos..s.pos + len];
+        s.pos += token.len();
+        if let Some(value) = token.strip_prefix("ruser=") {
+            break value;
+        }
+        let known = ["logname=", "uid=", "euid=", "tty="]
+            .iter()
+            .any(|p| token.starts_with(p));
+        fields += 1;
+        if !known || fields > 4 {
+            return None;
+        }
+    };
+    s.lit(" ")?;
+    while s.lit(" ").is_some() {}
+    s.lit("rhost=")?;
+    Some(alt_user)
 }
 
 #[cfg(test)]
