@@ -80,7 +80,7 @@ impl Facts {
     /// The facts of a line that belongs to no connection (no id to merge on).
     pub fn standalone(m: &RuleMatch) -> Self {
         let mut facts = Facts::from_match(m);
-        facts.add_user(m.user);
+        facts.add_first_user();
         facts.matches = Some(1);
         facts
     }
@@ -101,6 +101,18 @@ impl Facts {
         }
         self.nofail |= m.nofail || m.gained;
         self.gained |= m.gained;
+    }
+
+    /// Right after `reset_from(m)`: `add_user(m.user)`, copying the name kept already rather than
+    /// reading it from the line again.
+    fn add_first_user(&mut self) -> bool {
+        match &self.user {
+            Some(user) if !user.as_str().is_empty() => {
+                self.users.push(user.clone());
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Adds a non-empty user name; returns whether the line named one (fail2ban's `if user:`).
@@ -204,7 +216,7 @@ impl Connections {
                 };
                 let facts = &mut self.slots[slot].facts;
                 facts.reset_from(m);
-                let users = facts.add_user(m.user).then_some(facts.users.len());
+                let users = facts.add_first_user().then_some(1);
                 (slot, users)
             }
         };
