@@ -266,9 +266,15 @@ fn port_ssh2_end(s: &mut Scan) -> Option<()> {
 
 fn failed(message: &str) -> Option<FastMatch<'_>> {
     let mut s = Scan::new(message);
-    s.lit("Failed ")?;
-    let method = s.token(true)?;
-    s.lit(" for ")?;
+    // The usual method in one comparison; any other is read as a token.
+    let method = if s.lit("Failed password for ").is_some() {
+        "password"
+    } else {
+        s.lit("Failed ")?;
+        let method = s.token(true)?;
+        s.lit(" for ")?;
+        method
+    };
     let user_start = s.pos;
     let invalid = s.lit("invalid user ").is_some();
     // A valid user's name is read by fail2ban's `[^:]+`: no colon allowed here.
