@@ -351,13 +351,14 @@ impl SshdMatcher {
         hour: i64,
     ) -> Option<(Timestamp, Framed)> {
         let again = self.usual.again(line, hour)?;
-        let end = again.found.end;
+        let end = again.end;
         let split = prefix::usual_tail(&line.as_bytes()[end..], again.pid_start - end)?;
         let resolved = match again.same_time {
             Some(time) => time,
             None => {
-                let time = self.resolve(&again.found.fields, source_time);
-                self.usual.seconds_changed(line, again.found, time);
+                let fields = self.usual.new_second(line, &again);
+                let time = self.resolve(&fields, source_time);
+                self.usual.set_time(time);
                 time
             }
         };

@@ -4,7 +4,7 @@
 
 use jiff::Timestamp;
 
-use super::timestamp::FoundDate;
+use super::timestamp::{DateFields, FoundDate};
 
 #[derive(Debug, Clone, Default)]
 pub struct UsualStart {
@@ -18,9 +18,12 @@ pub struct UsualStart {
 
 /// A line that starts as the remembered one did.
 pub struct Again {
-    pub found: FoundDate,
+    /// Where its date ends.
+    pub end: usize,
     /// Where the pid begins.
     pub pid_start: usize,
+    /// Its seconds.
+    pub second: i8,
     /// The time when the seconds are the same as the remembered line's, else `None`.
     pub same_time: Option<Option<Timestamp>>,
 }
@@ -59,18 +62,28 @@ impl UsualStart {
         self.hour = hour;
     }
 
-    /// After `again` found other seconds: remembers them and their time.
-    pub fn seconds_changed(&mut self, line: &str, found: FoundDate, time: Option<Timestamp>) {
-        let end = found.end;
+    /// After `again` found other seconds: remembers them and their time. Returns the date's
+    /// fields with those seconds, to resolve.
+    pub fn new_second(&mut self, line: &str, again: &Again) -> DateFields {
+        let end = again.end;
         self.bytes[end - 2..end].copy_from_slice(&line.as_bytes()[end - 2..end]);
-        self.found = Some(found);
+        let found = self
+            .found
+            .as_mut()
+            .expect("again() found a remembered date");
+        found.fields.second = again.second;
+        found.fields
+    }
+
+    /// Remembers the time the new seconds stand for.
+    pub fn set_time(&mut self, time: Option<Timestamp>) {
         self.time = time;
     }
 
     /// Whether `line` starts as the remembered line, but for the two digits of the seconds.
     #[inline(always)]
     pub fn again(&self, line: &str, hour: i64) -> Option<Again> {
-        let mut found = self.found?;
+        let found = self.found.as_ref()?;
         let (b, t) = (line.as_bytes(), self.bytes.as_slice());
         let (end, pid_start) = (found.end, t.len());
         if hour != self.hour || b.len() <= pid_start {
@@ -83,12 +96,11 @@ impl UsualStart {
             [tens @ b'0'..=b'5', ones @ b'0'..=b'9'] => ((tens - b'0') * 10 + (ones - b'0')) as i8,
             _ => return None,
         };
-        let same_time = (second == found.fields.second).then_some(self.time);
-        found.fields.second = second;
         Some(Again {
-            found,
+            end,
             pid_start,
-            same_time,
+            second,
+            same_time: (second == found.fields.second).then_some(self.time),
         })
     }
 }
