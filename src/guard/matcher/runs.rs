@@ -1,8 +1,9 @@
 //! The length of a run of bytes of one class (digits, printable ASCII, ...) in a line.
 //!
 //! User names, ports and pids are a few bytes of varying length: a loop that stops at the first
-//! byte outside the class mispredicts its exit on almost every line. Reading the class of 16
-//! bytes at once as a bit mask and counting its trailing ones has no such branch.
+//! byte outside the class costs a test and a branch per byte, and its exit is often mispredicted.
+//! Reading the class of 16 bytes at once as a bit mask and counting its trailing ones takes a few
+//! instructions and no branch per byte.
 
 /// A class of bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,13 +35,15 @@ impl Class {
 /// How many bytes of `class` follow `start` in `b` (up to its end).
 #[inline(always)]
 pub fn run_len(b: &[u8], start: usize, class: Class) -> usize {
-    if b.len() < 16 {
-        return b[start.min(b.len())..]
-            .iter()
-            .position(|&c| !class.contains(c))
-            .unwrap_or(b.len().saturating_sub(start));
+    if start >= b.len() {
+        return 0;
     }
-    let mut at = start.min(b.len());
+    if b.len() < 16 {
+        return (b[start..].iter())
+            .position(|&c| !class.contains(c))
+            .unwrap_or(b.len() - start);
+    }
+    let mut at = start;
     loop {
         // The 16 bytes from `at`, or the last 16 of `b` when fewer remain (the bits before `at`
         // are shifted out, and the ones past the end read as outside the class).
@@ -136,6 +139,9 @@ mod tests {
                 }
             }
         }
+        // Past the end there is nothing.
+        assert_eq!(run_len(b"123", 5, Class::Digit), 0);
+        assert_eq!(run_len(&[b'1'; 20], 25, Class::Digit), 0);
         // Long runs that cross several windows.
         for len in [16, 17, 31, 32, 33, 100] {
             let digits = vec![b'7'; len];
