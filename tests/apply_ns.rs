@@ -2,6 +2,7 @@
 
 mod apply_lab;
 mod root_check;
+mod shell;
 
 use apply_lab::{Lab, skip_reason};
 

@@ -7,7 +7,9 @@
 //! container and removes the namespaces and the temporary directory, also when a check fails.
 
 mod root_check;
+mod shell;
 
+use shell::sh;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -35,14 +37,6 @@ fn skip_reason() -> Option<String> {
         );
     }
     None
-}
-
-fn sh(args: &[&str]) {
-    let st = Command::new(args[0])
-        .args(&args[1..])
-        .status()
-        .expect(args[0]);
-    assert!(st.success(), "{args:?} failed");
 }
 
 #[derive(Clone, Copy, PartialEq)]

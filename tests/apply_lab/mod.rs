@@ -3,6 +3,7 @@
 //! /root and /var/lib, a private /run and /dev/shm, and a real sshd. Nothing of this machine's own /etc,
 //! users, firewall or network is touched: every write lands in the overlay's upper directory in a temp dir.
 
+use crate::shell::sh;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -39,14 +40,6 @@ pub fn skip_reason() -> Option<String> {
         );
     }
     None
-}
-
-fn sh(args: &[&str]) {
-    let st = Command::new(args[0])
-        .args(&args[1..])
-        .status()
-        .expect(args[0]);
-    assert!(st.success(), "{args:?} failed");
 }
 
 impl Lab {
