@@ -41,6 +41,10 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 2
 fi
 
+# fail2ban's own filters, jail.conf and sample logs, read by the tests from Debian's package (unpacked,
+# not installed: no fail2ban service starts and /etc is not touched).
+./scripts/fail2ban-package.sh
+
 cargo fmt --check
 cargo clippy --all-targets --quiet -- -D warnings
 cargo test
