@@ -17,7 +17,9 @@ use super::matcher::{LogType, Mode};
 use crate::profile::line_col;
 
 pub const DEFAULT_CONFIG: &str = "/etc/portcullis/portcullis.toml";
-pub const DEFAULT_STATE_DIR: &str = "/var/lib/portcullis";
+/// The guard's own state, apart from apply's transactions in /var/lib/portcullis: the daemon runs as
+/// its own user, and systemd hands it this directory (StateDirectory=).
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/portcullis-guard";
 pub const DEFAULT_SOCKET: &str = "/run/portcullis/guard.sock";
 pub const DEFAULT_AUTH_LOG: &str = "/var/log/auth.log";
 
@@ -99,6 +101,8 @@ pub struct MetricsConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuardConfig {
     pub file: PathBuf,
+    /// The file was named explicitly, so it must exist (a missing default file means defaults).
+    pub file_required: bool,
     pub backend: Backend,
     pub ignoreip: Vec<IpNet>,
     pub ignoreself: bool,
@@ -374,6 +378,7 @@ pub fn parse_str(text: &str, file: &Path) -> Result<GuardConfig, ConfigError> {
     );
     Ok(GuardConfig {
         file: file.to_path_buf(),
+        file_required: false,
         backend: raw.backend,
         ignoreip,
         ignoreself: raw.ignoreself.unwrap_or(true),
@@ -392,14 +397,18 @@ pub fn parse_str(text: &str, file: &Path) -> Result<GuardConfig, ConfigError> {
 
 /// Read and parse a config file. A missing default file means "all defaults"; a missing explicit one is an error.
 pub fn load(path: &Path, explicit: bool) -> Result<GuardConfig, ConfigError> {
-    match std::fs::read_to_string(path) {
+    let cfg = match std::fs::read_to_string(path) {
         Ok(text) => parse_str(&text, path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => parse_str("", path),
         Err(e) => Err(ConfigError::File {
             file: path.display().to_string(),
             message: e.to_string(),
         }),
-    }
+    };
+    cfg.map(|c| GuardConfig {
+        file_required: explicit,
+        ..c
+    })
 }
 
 #[cfg(test)]

@@ -437,7 +437,8 @@ impl Daemon {
     fn reload(&mut self, now: i64) -> Response {
         let opts = RunOptions {
             config: self.cfg.file.clone(),
-            explicit_config: true,
+            // A default config that is still absent means the built-in defaults, as at start.
+            explicit_config: self.cfg.file_required,
             state_dir: Some(self.cfg.state_dir.clone()),
             socket: Some(self.cfg.socket.clone()),
             backend: Some(self.cfg.backend),
@@ -582,10 +583,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<ExitCode> {
     let cfg = load_config(&opts)?;
     // SAFETY: umask cannot fail. Everything we create (state, socket) is private to root.
     unsafe { libc::umask(0o077) };
-    // One malloc arena for all threads: lines are allocated by a source thread and freed by the loop,
-    // and per-thread arenas would each keep their own high-water mark.
-    // SAFETY: plain setting, before any other thread exists.
-    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+    sys::use_one_malloc_arena();
     std::fs::create_dir_all(&cfg.state_dir)
         .with_context(|| format!("creating {}", cfg.state_dir.display()))?;
     let state = State::open(&cfg.state_dir.join(state::DB_FILE))?;
@@ -658,8 +656,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<ExitCode> {
                 if busy {
                     // A burst just ended: hand the memory it used back to the system.
                     busy = false;
-                    // SAFETY: plain call into glibc.
-                    unsafe { libc::malloc_trim(0) };
+                    sys::release_free_memory();
                 }
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,

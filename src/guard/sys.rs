@@ -4,6 +4,27 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// One malloc arena for all threads: lines are allocated by a source thread and freed by the loop,
+/// and per-thread arenas would each keep their own high-water mark. glibc only (musl has one
+/// allocator without arenas). Call before any other thread exists.
+pub fn use_one_malloc_arena() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: plain setting, before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
+/// Hands memory freed after a burst back to the system (glibc keeps it otherwise; musl returns
+/// large blocks by itself).
+pub fn release_free_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: plain call into glibc.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Every address configured on this host's interfaces (in the current network namespace).
 pub fn local_addresses() -> Vec<IpAddr> {
     let mut out = Vec::new();
