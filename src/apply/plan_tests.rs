@@ -64,10 +64,13 @@ fn debian_host() -> Snapshot {
 }
 
 fn profile() -> Profile {
-    let text = format!(
+    Profile::parse(&profile_text(), "test.toml").unwrap()
+}
+
+fn profile_text() -> String {
+    format!(
         "[admin]\nuser = \"admin\"\nauthorized_keys = [\"{KEY}\"]\nsudo = \"nopassword\"\n[ssh]\nport = 2222\n[sysctl]\nharden = false\n[sysctl.set]\n\"net.ipv4.tcp_syncookies\" = 1\n[packages]\nupgrade = true\n[guard.jails.sshd]\nbantime = \"10m\"\n"
-    );
-    Profile::parse(&text, "test.toml").unwrap()
+    )
 }
 
 /// What apply would leave behind, done on the snapshot.
@@ -289,4 +292,49 @@ fn while_awaiting_confirmation_the_old_port_and_session_stay_open() {
         "{}",
         fw.diff
     );
+}
+
+#[test]
+fn with_the_packaged_unit_apply_writes_a_drop_in_only_and_only_when_needed() {
+    let mut snap = debian_host();
+    snap.systemd = true;
+    snap.exe = "/usr/bin/portcullis".into();
+    snap.profile_path = "/etc/portcullis/portcullis.toml".into();
+    snap.files.insert(
+        super::guard::PACKAGED_UNITS[0].into(),
+        file("[Service]\n", 0o644),
+    );
+    let paths = |p: &Plan| {
+        p.changes
+            .iter()
+            .filter_map(|c| c.path().map(String::from))
+            .collect::<Vec<_>>()
+    };
+    let plain = plan(&profile(), &snap, &KeepOpen::default());
+    let written = paths(&plain);
+    assert!(
+        !written.iter().any(|p| p.contains("portcullis-guard")),
+        "{written:?}"
+    );
+
+    let text = format!(
+        "{}[guard.alerts]\nwebhook = \"http://198.51.100.9:8080/ban\"\n",
+        profile_text()
+    );
+    let with_hook = Profile::parse(&text, "p.toml").unwrap();
+    snap.profile_path = "/srv/p.toml".into();
+    let p = plan(&with_hook, &snap, &KeepOpen::default());
+    assert!(!paths(&p).iter().any(|x| x == super::guard::UNIT_FILE));
+    let d = p
+        .changes
+        .iter()
+        .find(|c| c.path() == Some(super::guard::DROP_IN))
+        .expect("drop-in");
+    for line in [
+        "+ExecStart=",
+        "+ExecStart=/usr/bin/portcullis guard run --config /srv/p.toml",
+        "+IPAddressAllow=198.51.100.9",
+    ] {
+        assert!(d.diff.lines().any(|l| l == line), "{line} in {}", d.diff);
+    }
 }

@@ -47,27 +47,70 @@ pub fn stop_all() {
     }
 }
 
+/// Which journal files journalctl reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JournalFiles<'a> {
+    /// This machine's own journal (journalctl's default).
+    Local,
+    /// Every journal file in the system's journal directories (`--merge`), restricted to this
+    /// machine's id. Inside a container the service's own /proc can carry another boot id than the
+    /// container's journal files (systemd's ProtectProc=, ProtectKernelTunables= and
+    /// ProtectControlGroups= remount /proc), and journalctl's local-only view then follows nothing.
+    Merged { machine_id: Option<&'a str> },
+    /// Another journal than the system's (`--directory`).
+    Directory(&'a std::path::Path),
+}
+
+impl JournalFiles<'_> {
+    /// The default choice for this host: merged inside a container (systemd writes
+    /// /run/systemd/container there), local otherwise.
+    pub fn for_this_host(machine_id: Option<&str>) -> JournalFiles<'_> {
+        if std::path::Path::new("/run/systemd/container").exists() {
+            JournalFiles::Merged { machine_id }
+        } else {
+            JournalFiles::Local
+        }
+    }
+}
+
+/// This machine's id (/etc/machine-id), which tells its own journal entries from others'.
+pub fn machine_id() -> Option<String> {
+    let id = std::fs::read_to_string("/etc/machine-id").ok()?;
+    let id = id.trim();
+    (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_string())
+}
+
 /// journalctl's arguments: follow as JSON, after the cursor (or from now), any of the matches.
 pub fn journalctl_args(
     matches: &[String],
     cursor: Option<&str>,
-    directory: Option<&std::path::Path>,
+    files: JournalFiles<'_>,
 ) -> Vec<String> {
     let mut args: Vec<String> = ["--follow", "--output=json", "--no-pager", "--quiet"]
         .map(String::from)
         .to_vec();
-    if let Some(dir) = directory {
-        args.push(format!("--directory={}", dir.display()));
+    match files {
+        JournalFiles::Local => {}
+        JournalFiles::Merged { .. } => args.push("--merge".into()),
+        JournalFiles::Directory(dir) => args.push(format!("--directory={}", dir.display())),
     }
     match cursor {
         Some(c) => args.push(format!("--after-cursor={c}")),
         None => args.push("--lines=0".into()),
     }
+    // journalctl ANDs the matches between two `+` and ORs the groups: the machine id goes into each.
+    let own = match files {
+        JournalFiles::Merged {
+            machine_id: Some(id),
+        } => Some(format!("_MACHINE_ID={id}")),
+        _ => None,
+    };
     for (i, m) in matches.iter().enumerate() {
         if i > 0 {
             args.push("+".into());
         }
         args.push(m.clone());
+        args.extend(own.clone());
     }
     args
 }
@@ -106,12 +149,13 @@ pub fn entry_line(json: &str) -> Option<(String, Timestamp, Option<String>)> {
 
 impl JournalSource {
     pub fn run(mut self, sink: Sink) {
+        let own_id = machine_id();
         loop {
-            let args = journalctl_args(
-                &self.matches,
-                self.cursor.as_deref(),
-                self.directory.as_deref(),
-            );
+            let files = match self.directory.as_deref() {
+                Some(dir) => JournalFiles::Directory(dir),
+                None => JournalFiles::for_this_host(own_id.as_deref()),
+            };
+            let args = journalctl_args(&self.matches, self.cursor.as_deref(), files);
             let child = Command::new(&self.program)
                 .args(&args)
                 .stdout(Stdio::piped())
@@ -209,7 +253,7 @@ mod tests {
             "_SYSTEMD_UNIT=ssh.service".to_string(),
             "SYSLOG_IDENTIFIER=sshd".to_string(),
         ];
-        let a = journalctl_args(&m, Some("s=1;i=2"), None);
+        let a = journalctl_args(&m, Some("s=1;i=2"), JournalFiles::Local);
         assert_eq!(
             a,
             [
@@ -223,10 +267,33 @@ mod tests {
                 "SYSLOG_IDENTIFIER=sshd"
             ]
         );
-        let fresh = journalctl_args(&m, None, Some(std::path::Path::new("/j")));
+        let fresh = journalctl_args(
+            &m,
+            None,
+            JournalFiles::Directory(std::path::Path::new("/j")),
+        );
         assert!(
             fresh.contains(&"--lines=0".to_string())
                 && fresh.contains(&"--directory=/j".to_string())
+                && !fresh.contains(&"--merge".to_string())
+        );
+        let merged = journalctl_args(
+            &m,
+            None,
+            JournalFiles::Merged {
+                machine_id: Some("ab12"),
+            },
+        );
+        assert_eq!(merged[4], "--merge");
+        assert_eq!(
+            merged[6..],
+            [
+                "_SYSTEMD_UNIT=ssh.service",
+                "_MACHINE_ID=ab12",
+                "+",
+                "SYSLOG_IDENTIFIER=sshd",
+                "_MACHINE_ID=ab12"
+            ]
         );
     }
 
