@@ -13,7 +13,12 @@ use crate::{audit, guard};
 #[command(
     name = "portcullis",
     version,
-    about = "Harden a fresh server safely, and keep brute force out"
+    about = "Harden a fresh server safely, and keep brute force out",
+    after_long_help = "Exit status: 0 ok, 1 findings or failed checks, 2 usage or runtime error.\n\n\
+Files: /etc/portcullis/portcullis.toml (the profile, written by `portcullis init`), \
+/var/lib/portcullis (apply's transactions and backups), /var/lib/portcullis-guard (the ban \
+daemon's state), /run/portcullis/guard.sock (its control socket).\n\n\
+Documentation: /usr/share/doc/portcullis (audit.md, apply.md, guard.md)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -41,6 +46,12 @@ pub enum Command {
         #[command(subcommand)]
         command: guard::cli::GuardCommand,
     },
+    /// Man pages and shell completions from this CLI (for packagers).
+    #[command(hide = true)]
+    Generate {
+        #[command(subcommand)]
+        command: crate::generate::GenerateCommand,
+    },
 }
 
 pub fn run() -> anyhow::Result<ExitCode> {
@@ -54,5 +65,6 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Rollback(args) => apply_cli::run_rollback(&args),
         Command::History(args) => apply_cli::run_history(&args),
         Command::Init(args) => apply_cli::run_init(&args),
+        Command::Generate { command } => crate::generate::run(command),
     }
 }

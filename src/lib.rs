@@ -7,6 +7,7 @@ pub mod apply;
 pub mod audit;
 pub mod cli;
 pub mod firewall;
+pub mod generate;
 pub mod guard;
 pub mod host;
 pub mod profile;

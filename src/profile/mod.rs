@@ -207,4 +207,11 @@ mod tests {
             Profile::parse("[guard.jails.sshd]\nbantime = \"1 fortnight\"\n", "p").unwrap_err();
         assert_eq!(err.line, 2, "{err}");
     }
+
+    #[test]
+    fn the_packaged_example_profile_is_valid() {
+        let text = include_str!("../../packaging/portcullis.toml.example");
+        let p = Profile::parse(text, "portcullis.toml.example").unwrap();
+        assert!(p.guard.is_some());
+    }
 }
