@@ -19,6 +19,11 @@ needs=(
     "ip:iproute2"
     "sqlite3:sqlite3"
     "python3:python3"
+    "lintian:lintian"
+    "musl-gcc:musl-tools"
+    "man:man-db"
+    "file:file"
+    "strip:binutils"
 )
 missing=()
 for pair in "${needs[@]}"; do
@@ -41,10 +46,22 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 2
 fi
 
+# The package build (scripts/package.sh): cargo-deb and the musl target, once per machine.
+if ! cargo deb --version >/dev/null 2>&1; then
+    echo "test.sh: installing cargo-deb 3.8.0"
+    cargo install --locked --quiet cargo-deb --version 3.8.0
+fi
+if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+    echo "test.sh: adding the x86_64-unknown-linux-musl target"
+    rustup target add x86_64-unknown-linux-musl
+fi
+
 # fail2ban's own filters, jail.conf and sample logs, read by the tests from Debian's package (unpacked,
 # not installed: no fail2ban service starts and /etc is not touched).
 ./scripts/fail2ban-package.sh
 
 cargo fmt --check
 cargo clippy --all-targets --quiet -- -D warnings
+# The .deb and the static tarball, which tests/package_systemd.rs installs and runs.
+./scripts/package.sh
 cargo test
