@@ -116,6 +116,19 @@ fn deb_installs_hardened_units_that_ban_and_keep_bans_until_removed() {
     m.ok(&format!("{IN_SET} 192.0.2.77"));
     check("bans kept over an upgrade", true);
 
+    // The metrics textfile under the read-only filesystem: ReadWritePaths= and group write access.
+    m.ok("mkdir -p /var/lib/prometheus/node-exporter /etc/portcullis && chgrp portcullis /var/lib/prometheus/node-exporter \
+          && chmod 775 /var/lib/prometheus/node-exporter \
+          && printf '[guard.metrics]\\ntextfile = \"/var/lib/prometheus/node-exporter/portcullis.prom\"\\n' > /etc/portcullis/portcullis.toml \
+          && systemctl restart portcullis-guard");
+    m.wait_for(
+        "metrics textfile written",
+        "has portcullis_guard_bans_total < /var/lib/prometheus/node-exporter/portcullis.prom",
+        std::time::Duration::from_secs(25),
+    );
+    m.ok(&format!("{IN_SET} 192.0.2.77"));
+    check("metrics textfile written under the hardened unit", true);
+
     // What the package ships beside the binary.
     m.ok("man -P cat portcullis-guard-run 2>/dev/null | has 'portcullis-guard-run'");
     m.ok("bash -c 'source /usr/share/bash-completion/completions/portcullis; complete -p portcullis' | has _portcullis");
