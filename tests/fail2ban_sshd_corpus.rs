@@ -8,6 +8,8 @@
 //!   take that time;
 //! - every rule of every mode must have matched at least one sample.
 
+mod fail2ban_pkg;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
@@ -139,6 +141,8 @@ fn compare(expect: &Map<String, Value>, got: &Failure) -> Vec<String> {
 }
 
 struct Run {
+    /// The directory of the sample logs this run reads.
+    dir: std::path::PathBuf,
     matchers: BTreeMap<OptionSet, SshdMatcher>,
     rules_seen: BTreeMap<Mode, BTreeSet<&'static str>>,
     checked: usize,
@@ -147,7 +151,7 @@ struct Run {
 
 impl Run {
     fn file(&mut self, name: &str) -> Vec<String> {
-        let path = format!("{}/tests/data/fail2ban/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = self.dir.join(name).display().to_string();
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let mut common = Map::new();
         let mut active: Vec<OptionSet> = Vec::new();
@@ -275,9 +279,28 @@ fn annotation(line: &str) -> Option<(&'static str, &str)> {
     None
 }
 
+/// fail2ban's sample logs as Debian's package ships them (1.0.2), read in place.
 #[test]
-fn every_sshd_sample_behaves_as_fail2ban_expects() {
+fn every_sshd_sample_of_the_fail2ban_package_behaves_as_fail2ban_expects() {
+    corpus(fail2ban_pkg::sample_logs(), 400);
+}
+
+/// The newer upstream samples beside this repository (`../shared/corpus`, 1.1.2.dev1), which add
+/// cases such as `sshd-session` as the daemon name.
+#[test]
+fn every_sshd_sample_of_upstream_master_behaves_as_fail2ban_expects() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/fail2ban/logs");
+    if !dir.join("sshd").exists() {
+        eprintln!("skipped: no upstream corpus at {}", dir.display());
+        return;
+    }
+    corpus(dir, 400);
+}
+
+fn corpus(dir: std::path::PathBuf, at_least: usize) {
     let mut run = Run {
+        dir,
         matchers: BTreeMap::new(),
         rules_seen: BTreeMap::new(),
         checked: 0,
@@ -288,7 +311,12 @@ fn every_sshd_sample_behaves_as_fail2ban_expects() {
         let more = run.file(&name);
         queue.extend(more);
     }
-    assert!(run.checked > 400, "only {} line checks ran", run.checked);
+    assert!(
+        run.checked > at_least,
+        "only {} line checks ran in {}",
+        run.checked,
+        run.dir.display()
+    );
     assert!(
         run.failures.is_empty(),
         "{} of {} line checks differ from fail2ban:\n{}",
@@ -308,5 +336,9 @@ fn every_sshd_sample_behaves_as_fail2ban_expects() {
             "{mode:?}: rules without a sample: {missing:?}"
         );
     }
-    println!("{} line checks passed", run.checked);
+    println!(
+        "{} line checks passed in {}",
+        run.checked,
+        run.dir.display()
+    );
 }

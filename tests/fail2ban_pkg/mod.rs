@@ -1,6 +1,6 @@
 //! Debian's fail2ban package, unpacked by `scripts/fail2ban-package.sh` (see
 //! `portcullis::guard::fail2ban_files`).
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub use portcullis::guard::fail2ban_files::{config_dir, root, sample_logs};
 
