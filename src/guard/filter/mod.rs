@@ -3,4 +3,5 @@
 
 pub mod dates;
 pub mod definition;
+pub mod finder;
 pub mod tags;
