@@ -2,6 +2,8 @@
 //! (through a stand-in sendmail that records its argument vector and message), and the metrics
 //! textfile. Dry-run backend: no root needed.
 
+mod fail2ban_pkg;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
@@ -169,4 +171,83 @@ impl Drop for Daemon {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// `[guard] fail2ban_log`: the daemon writes fail2ban's log lines, and fail2ban's own `recidive`
+/// filter (read from Debian's package, run by fail2ban-regex) counts its bans as fail2ban's.
+#[test]
+fn bans_are_logged_the_way_fail2bans_recidive_jail_reads_them() {
+    let dir = std::env::temp_dir().join(format!("pc-f2blog-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("fail2ban.log");
+    std::fs::write(
+        dir.join("guard.toml"),
+        format!(
+            "[guard]\nbackend = \"dry-run\"\nignoreself = false\nstate_dir = \"{0}/state\"\nsocket = \"{0}/guard.sock\"\n\
+             fail2ban_log = \"{0}/fail2ban.log\"\n\
+             [guard.jails.sshd]\nstdin = true\nmaxretry = 2\nbantime = \"1h\"\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let mut guard = Daemon(
+        Command::new(BIN)
+            .args(["guard", "run", "--config"])
+            .arg(dir.join("guard.toml"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdin = guard.0.stdin.take().unwrap();
+    for port in 0..2 {
+        writeln!(
+            stdin,
+            "Failed password for root from 192.0.2.41 port 4{port} ssh2"
+        )
+        .unwrap();
+    }
+    stdin.flush().unwrap();
+    wait_file(&log, "Ban 192.0.2.41");
+    let unban = Command::new(BIN)
+        .args(["guard", "unban", "192.0.2.41", "--socket"])
+        .arg(dir.join("guard.sock"))
+        .output()
+        .unwrap();
+    assert!(unban.status.success(), "{unban:?}");
+    let text = wait_file(&log, "Unban 192.0.2.41");
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .contains(" fail2ban.actions        ["),
+        "{text}"
+    );
+
+    let recidive = fail2ban_pkg::config_dir().join("filter.d/recidive.conf");
+    let out = fail2ban_pkg::fail2ban_regex()
+        .arg(&log)
+        .arg(&recidive)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // One Ban line matched, with its date read; the Unban line is not a ban.
+    assert!(report.contains("Failregex: 1 total"), "{report}");
+    assert!(
+        report.contains("Lines: 2 lines, 0 ignored, 1 matched, 1 missed"),
+        "{report}"
+    );
+    assert!(
+        !report.contains("[1] ") || report.contains("Date template hits"),
+        "{report}"
+    );
+    drop(guard);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -112,6 +112,8 @@ pub struct GuardConfig {
     pub jails: BTreeMap<String, JailConfig>,
     pub alerts: AlertConfig,
     pub metrics: MetricsConfig,
+    /// Where to write fail2ban's log lines (Ban, Unban), for recidive and other readers of it.
+    pub fail2ban_log: Option<PathBuf>,
 }
 
 impl JailConfig {
@@ -158,6 +160,8 @@ struct RawGuard {
     alerts: Option<RawAlerts>,
     #[serde(default)]
     metrics: Option<RawMetrics>,
+    #[serde(default)]
+    fail2ban_log: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -392,6 +396,7 @@ pub fn parse_str(text: &str, file: &Path) -> Result<GuardConfig, ConfigError> {
         metrics: MetricsConfig {
             textfile: raw.metrics.and_then(|m| m.textfile),
         },
+        fail2ban_log: raw.fail2ban_log,
     })
 }
 

@@ -248,6 +248,7 @@ impl Daemon {
                             .on_failure(ip, f.time.as_second(), 1, now, &self.ignore)
                         {
                             Outcome::Banned(ban) => {
+                                super::fail2ban_log::ban(&rt.jail.name, &net_text(&ban.net));
                                 log::notice(format_args!(
                                     "[{}] Ban {} for {} ({} failures, ban #{})",
                                     rt.jail.name,
@@ -369,6 +370,7 @@ impl Daemon {
         let key = rt.jail.key(addr);
         let secs = seconds.map(|s| i64::try_from(s).unwrap_or(i64::MAX));
         let ban = rt.jail.ban(key, now, secs, 0);
+        super::fail2ban_log::ban(jail, &net_text(&key));
         log::notice(format_args!(
             "[{jail}] Ban {} (manual, until {})",
             net_text(&key),
@@ -422,6 +424,7 @@ impl Daemon {
             for key in keys {
                 if rt.jail.unban(&key).is_some() {
                     log::notice(format_args!("[{}] Unban {}", rt.jail.name, net_text(&key)));
+                    super::fail2ban_log::unban(&rt.jail.name, &net_text(&key));
                     lifted.push(key);
                 }
                 // Always drop it from the state and the kernel, like fail2ban, even if we had no record.
@@ -471,6 +474,8 @@ impl Daemon {
                 self.cfg.ignoreself = new.ignoreself;
                 self.cfg.alerts = new.alerts;
                 self.cfg.metrics = new.metrics;
+                super::fail2ban_log::configure(new.fail2ban_log.as_deref());
+                self.cfg.fail2ban_log = new.fail2ban_log;
             }
             Err(e) => return Response::err(format!("config not reloaded: {e:#}")),
         }
@@ -584,6 +589,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<ExitCode> {
     // SAFETY: umask cannot fail. Everything we create (state, socket) is private to root.
     unsafe { libc::umask(0o077) };
     sys::use_one_malloc_arena();
+    super::fail2ban_log::configure(cfg.fail2ban_log.as_deref());
     std::fs::create_dir_all(&cfg.state_dir)
         .with_context(|| format!("creating {}", cfg.state_dir.display()))?;
     let state = State::open(&cfg.state_dir.join(state::DB_FILE))?;

@@ -15,6 +15,7 @@ pub mod control;
 pub mod daemon;
 pub mod duration;
 pub mod fail2ban_files;
+pub mod fail2ban_log;
 pub mod filter;
 pub mod jail;
 pub mod jailconf;
