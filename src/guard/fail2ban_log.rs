@@ -111,15 +111,6 @@ pub fn ban(jail: &str, address: &str) {
     );
 }
 
-/// `[jail] Restore Ban ADDR`, after a restart (recidive does not count these, as with fail2ban).
-pub fn restore(jail: &str, address: &str) {
-    record(
-        "fail2ban.actions",
-        "NOTICE",
-        &format!("[{jail}] Restore Ban {address}"),
-    );
-}
-
 pub fn unban(jail: &str, address: &str) {
     record(
         "fail2ban.actions",
