@@ -4,4 +4,5 @@
 pub mod dates;
 pub mod definition;
 pub mod finder;
+pub mod line;
 pub mod tags;
