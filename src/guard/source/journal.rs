@@ -2,7 +2,7 @@
 //! cursor. journalctl is run with an argument vector (matches are ORed with `+`), never a shell.
 //! If it exits, it is started again after the last cursor seen.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufReader, Read};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
+use super::journal_export::{Entry, ExportReader};
 use super::{MAX_LINE, Mark, Sink, SourceMsg};
 
 pub struct JournalSource {
@@ -86,7 +87,7 @@ pub fn journalctl_args(
     cursor: Option<&str>,
     files: JournalFiles<'_>,
 ) -> Vec<String> {
-    let mut args: Vec<String> = ["--follow", "--output=json", "--no-pager", "--quiet"]
+    let mut args: Vec<String> = ["--follow", "--output=export", "--no-pager", "--quiet"]
         .map(String::from)
         .to_vec();
     match files {
@@ -117,34 +118,23 @@ pub fn journalctl_args(
 
 /// One journal entry as a line the matcher's journal log type reads: `host ident[pid]: message`,
 /// with the entry's own time. Returns the cursor too. `None` for entries without a message.
-pub fn entry_line(json: &str) -> Option<(String, Timestamp, Option<String>)> {
-    let v: serde_json::Value = serde_json::from_str(json).ok()?;
-    let field = |k: &str| v.get(k).and_then(|x| x.as_str());
-    let message = match v.get("MESSAGE")? {
-        serde_json::Value::String(s) => s.clone(),
-        // Non-UTF-8 messages come as arrays of bytes.
-        serde_json::Value::Array(bytes) => {
-            let raw: Vec<u8> = bytes
-                .iter()
-                .filter_map(|b| b.as_u64().map(|b| b as u8))
-                .collect();
-            String::from_utf8_lossy(&raw).into_owned()
-        }
-        _ => return None,
-    };
-    let time = field("__REALTIME_TIMESTAMP")
-        .and_then(|us| us.parse::<i64>().ok())
+pub fn entry_line(e: &Entry) -> Option<(String, Timestamp, Option<String>)> {
+    let message = String::from_utf8_lossy(e.message.as_deref()?);
+    let time = e
+        .realtime_us
         .and_then(|us| Timestamp::from_microsecond(us).ok())
         .unwrap_or_else(Timestamp::now);
-    let host = field("_HOSTNAME").unwrap_or("localhost");
-    let ident = field("SYSLOG_IDENTIFIER")
-        .or_else(|| field("_COMM"))
+    let host = e.hostname.as_deref().unwrap_or("localhost");
+    let ident = e
+        .identifier
+        .as_deref()
+        .or(e.comm.as_deref())
         .unwrap_or("sshd");
-    let line = match field("SYSLOG_PID").or_else(|| field("_PID")) {
+    let line = match e.syslog_pid.as_deref().or(e.pid.as_deref()) {
         Some(pid) => format!("{host} {ident}[{pid}]: {message}"),
         None => format!("{host} {ident}: {message}"),
     };
-    Some((line, time, field("__CURSOR").map(String::from)))
+    Some((line, time, e.cursor.clone()))
 }
 
 impl JournalSource {
@@ -201,45 +191,57 @@ impl JournalSource {
         }
     }
 
-    /// Forward entries until journalctl's output ends; false once the daemon is gone.
-    fn pump(&mut self, mut reader: impl BufRead, sink: &Sink) -> bool {
-        let mut buf = Vec::new();
+    /// Forward entries until journalctl's output ends; false once the daemon is gone. Entries
+    /// already read ahead go out together, so a burst costs one message to the loop, not one each.
+    fn pump<R: Read>(&mut self, reader: BufReader<R>, sink: &Sink) -> bool {
+        let mut entries = ExportReader::new(reader);
+        let mut lines = Vec::new();
+        let mut dropped = 0u64;
         loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => return true,
-                Ok(_) => {}
+            let entry = match entries.next_entry() {
+                Ok(Some(e)) => e,
+                Ok(None) | Err(_) => return self.send(sink, &mut lines, &mut dropped),
+            };
+            let parsed = entry_line(&entry).filter(|(l, _, _)| l.len() <= MAX_LINE);
+            match parsed {
+                Some((line, time, cursor)) => {
+                    if let Some(c) = cursor {
+                        self.cursor = Some(c);
+                    }
+                    lines.push((line, time));
+                }
+                None => dropped += 1,
             }
-            // journalctl's JSON carries a cursor and fields besides the message: allow some room.
-            let parsed = if buf.len() > 4 * MAX_LINE {
-                None
-            } else {
-                entry_line(&String::from_utf8_lossy(&buf))
-            };
-            let Some((line, time, cursor)) = parsed else {
-                if !sink(SourceMsg::Dropped {
-                    source: self.source,
-                    count: 1,
-                }) {
-                    return false;
-                }
-                continue;
-            };
-            let mark = cursor.map(|c| {
-                self.cursor = Some(c.clone());
-                Mark::Cursor {
-                    key: self.key.clone(),
-                    cursor: c,
-                }
-            });
-            if !sink(SourceMsg::Lines {
+            // Nothing more buffered: journalctl is waiting for new entries, so hand these on now.
+            let caught_up = entries.get_ref().buffer().is_empty() || lines.len() >= 4096;
+            if caught_up && !self.send(sink, &mut lines, &mut dropped) {
+                return false;
+            }
+        }
+    }
+
+    fn send(&self, sink: &Sink, lines: &mut Vec<(String, Timestamp)>, dropped: &mut u64) -> bool {
+        if *dropped > 0 {
+            let count = std::mem::take(dropped);
+            if !sink(SourceMsg::Dropped {
                 source: self.source,
-                lines: vec![(line, time)],
-                mark,
+                count,
             }) {
                 return false;
             }
         }
+        if lines.is_empty() {
+            return true;
+        }
+        let mark = self.cursor.clone().map(|c| Mark::Cursor {
+            key: self.key.clone(),
+            cursor: c,
+        });
+        sink(SourceMsg::Lines {
+            source: self.source,
+            lines: std::mem::take(lines),
+            mark,
+        })
     }
 }
 
@@ -258,7 +260,7 @@ mod tests {
             a,
             [
                 "--follow",
-                "--output=json",
+                "--output=export",
                 "--no-pager",
                 "--quiet",
                 "--after-cursor=s=1;i=2",
@@ -299,9 +301,16 @@ mod tests {
 
     #[test]
     fn entries_become_journal_style_lines_with_their_own_time() {
-        let json = r#"{"__CURSOR":"s=abc","__REALTIME_TIMESTAMP":"1764000000123456","_HOSTNAME":"vps",
-            "SYSLOG_IDENTIFIER":"sshd-session","_PID":"4242","MESSAGE":"Failed password for root from 192.0.2.1 port 22 ssh2"}"#;
-        let (line, time, cursor) = entry_line(json).unwrap();
+        let e = Entry {
+            cursor: Some("s=abc".into()),
+            realtime_us: Some(1_764_000_000_123_456),
+            hostname: Some("vps".into()),
+            identifier: Some("sshd-session".into()),
+            pid: Some("4242".into()),
+            message: Some(b"Failed password for root from 192.0.2.1 port 22 ssh2".to_vec()),
+            ..Entry::default()
+        };
+        let (line, time, cursor) = entry_line(&e).unwrap();
         assert_eq!(
             line,
             "vps sshd-session[4242]: Failed password for root from 192.0.2.1 port 22 ssh2"
@@ -311,10 +320,14 @@ mod tests {
     }
 
     #[test]
-    fn byte_array_messages_and_garbage() {
-        let json = r#"{"MESSAGE":[104,105,255],"_HOSTNAME":"h","_COMM":"sshd"}"#;
-        assert_eq!(entry_line(json).unwrap().0, "h sshd: hi\u{fffd}");
-        assert!(entry_line("{not json").is_none());
-        assert!(entry_line(r#"{"MESSAGE": 5}"#).is_none());
+    fn binary_messages_and_entries_without_one() {
+        let e = Entry {
+            message: Some(vec![104, 105, 255]),
+            hostname: Some("h".into()),
+            comm: Some("sshd".into()),
+            ..Entry::default()
+        };
+        assert_eq!(entry_line(&e).unwrap().0, "h sshd: hi\u{fffd}");
+        assert!(entry_line(&Entry::default()).is_none());
     }
 }

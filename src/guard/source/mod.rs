@@ -5,6 +5,7 @@
 
 pub mod file;
 pub mod journal;
+pub mod journal_export;
 pub mod split;
 pub mod stdin;
 
