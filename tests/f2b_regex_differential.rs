@@ -3,7 +3,8 @@
 //! sample log line, against `guard::filter::tags::expand` and `guard::pyregex::CompiledRegex`.
 //!
 //! Compared: the expanded regex text (identical string), the group count and names, and for every
-//! line x regex: match or not, and the byte span of every group. Prints the figures and the
+//! text x regex (each sample line as is, and the texts fail2ban itself searches for it: without
+//! its date, with the buffer's final newline, and the prefregex's F-CONTENT): match or not, and the byte span of every group. Prints the figures and the
 //! per-filter engine table (docs/filter-engines.md is made from it).
 
 mod fail2ban_pkg;
@@ -57,16 +58,11 @@ fn every_filter_regex_agrees_with_python() {
     let mut rows: BTreeMap<String, FilterRow> = BTreeMap::new();
     let mut mismatches: Vec<String> = Vec::new();
     let (mut regexes, mut expansions_equal, mut comparisons, mut agreeing) = (0, 0, 0, 0);
+    let mut matched = 0;
     let mut option_sets = 0;
     let filters = dump["filters"].as_array().expect("filters");
     for filter in filters {
         let name = filter["name"].as_str().unwrap_or("?");
-        let lines: Vec<&str> = filter["lines"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
         let row = rows.entry(name.to_string()).or_default();
         for set in filter["option_sets"].as_array().into_iter().flatten() {
             option_sets += 1;
@@ -76,6 +72,12 @@ fn every_filter_regex_agrees_with_python() {
                 continue;
             }
             let use_dns = set["usedns"].as_str().unwrap_or("warn");
+            let lines: Vec<&str> = set["texts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
             for rx in set["regexes"].as_array().into_iter().flatten() {
                 regexes += 1;
                 let raw = rx["raw"].as_str().unwrap_or("");
@@ -125,6 +127,7 @@ fn every_filter_regex_agrees_with_python() {
                     };
                     if &got == want {
                         agreeing += 1;
+                        matched += usize::from(!got.is_null());
                     } else {
                         mismatches.push(format!(
                             "{where_} {kind}regex {expanded:?}\n  line {line:?}\n  python {want}\n  ours   {got}\n  translated {:?}",
@@ -141,7 +144,7 @@ fn every_filter_regex_agrees_with_python() {
     println!(
         "filters {} (option sets {option_sets}), regexes {regexes} (distinct per filter: {} linear, \
          {} backtracking), tag expansions identical {expansions_equal}/{regexes}, \
-         line x regex comparisons {agreeing}/{comparisons} agree",
+         text x regex comparisons {agreeing}/{comparisons} agree ({matched} of them matches)",
         filters.len(),
         linear,
         backtracking

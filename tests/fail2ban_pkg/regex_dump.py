@@ -8,7 +8,8 @@ and every `# filterOptions:` set of its sample log), fail2ban's FilterReader rea
 a fail2ban Filter object compiles its prefregex/failregex/ignoreregex. We record the regex text
 as the reader hands it over (tags still in), the text fail2ban compiled, its compile flags and
 group table, and for every non-comment line of the sample log with the filter's name the result
-of Python's re.search: all group spans (in UTF-8 byte offsets, as Rust reports them).
+of Python's re.search: all group spans (in UTF-8 byte offsets, as Rust reports them); and the same on the texts fail2ban
+itself would search for each line (see fail2ban_buffers).
 """
 
 import json
@@ -75,12 +76,34 @@ def read_filter(name, basedir, opts):
                 flt.addIgnoreRegex(value)
             elif cmd[2] == "maxlines":
                 flt.setMaxLines(value)
+            elif cmd[2] == "datepattern":
+                flt.setDatePattern(value)
     compiled = {
         "pref": [flt.prefRegex] if flt.prefRegex else [],
         "fail": list(flt._Filter__failRegex),
         "ignore": list(flt._Filter__ignoreRegex),
     }
-    return raw, compiled, flt.getMaxLines(), flt.getUseDns(), usedns
+    return raw, compiled, flt, usedns
+
+
+def fail2ban_buffers(flt, line):
+    """The texts fail2ban itself searches for this line: the line without its date plus the
+    newline fail2ban's line buffer adds, and (with a prefregex) its F-CONTENT plus newline."""
+    prefix, rest = "", line
+    try:
+        m = flt.dateDetector.matchTime(line)[0] if flt.dateDetector else None
+    except Exception:
+        m = None
+    if m:
+        prefix, rest = line[:m.start(1)], line[m.end(1):]
+    buf = prefix + rest + "\n"
+    out = [buf]
+    pref = flt.prefRegex
+    if pref is not None:
+        pm = pref._regexObj.search(buf)
+        if pm is not None and pm.groupdict().get("content"):
+            out.append(pm.group("content") + "\n")
+    return out
 
 
 def byte_offset(text, index, cache):
@@ -128,13 +151,21 @@ def main():
         for opts in option_sets(os.path.join(filter_dir, name + ".conf"), log_path):
             one = {"options": opts}
             try:
-                raw, compiled, maxlines, usedns, usedns_opt = read_filter(name, config_dir, opts)
+                raw, compiled, flt, usedns_opt = read_filter(name, config_dir, opts)
             except Exception as e:  # a filter fail2ban itself refuses: recorded, not fatal
                 one["error"] = "%s: %s" % (type(e).__name__, e)
                 entry["option_sets"].append(one)
                 continue
-            one["maxlines"] = maxlines
-            one["usedns"] = usedns
+            one["maxlines"] = flt.getMaxLines()
+            one["usedns"] = flt.getUseDns()
+            texts = list(lines)
+            seen = set(texts)
+            for line in lines:
+                for buf in fail2ban_buffers(flt, line):
+                    if buf not in seen:
+                        seen.add(buf)
+                        texts.append(buf)
+            one["texts"] = texts
             regexes = []
             for kind in ("pref", "fail", "ignore"):
                 for raw_text, rx in zip(raw[kind], compiled[kind]):
@@ -146,7 +177,7 @@ def main():
                         "multiline": bool(obj.flags & re.MULTILINE),
                         "groups": obj.groups,
                         "groupindex": dict(obj.groupindex),
-                        "results": [search(obj, line) for line in lines],
+                        "results": [search(obj, text) for text in texts],
                     })
             one["regexes"] = regexes
             entry["option_sets"].append(one)
