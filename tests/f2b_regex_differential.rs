@@ -19,8 +19,8 @@ use serde_json::Value;
 fn python_dump() -> Value {
     let root = fail2ban_pkg::root();
     let out_path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("f2b_regex_dump.json");
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fail2ban_pkg/regex_dump.py");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fail2ban_pkg/regex_dump.py");
     let status = Command::new("/usr/bin/python3")
         .arg(&script)
         .arg(fail2ban_pkg::config_dir())

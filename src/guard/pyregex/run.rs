@@ -93,6 +93,30 @@ fn backtracking_reason(root: &Node) -> Option<Construct> {
     found
 }
 
+/// Python runs one more, empty, iteration of a repeated body that can match empty (after the last
+/// non-empty one) and records the captures of that empty iteration; the `regex` crate never runs
+/// an empty iteration. Match spans are the same; group spans inside such a body are not, so such
+/// a pattern is refused rather than run with other captures. No fail2ban filter has one.
+fn refuse_repeated_empty_captures(root: &Node) -> Result<(), PyRegexError> {
+    let mut found = false;
+    root.walk(&mut |n| {
+        if let Node::Repeat { body, max, .. } = n {
+            if *max != Some(1) && body.width().0 == 0 {
+                let mut has_group = false;
+                body.walk(&mut |m| has_group |= matches!(m, Node::Group { index: Some(_), .. }));
+                found |= has_group;
+            }
+        }
+    });
+    if found {
+        return Err(PyRegexError::unsupported(
+            "a repeated part that can match empty and contains a capture group (Python records \
+             a final empty iteration's captures, the regex crate runs no empty iteration)",
+        ));
+    }
+    Ok(())
+}
+
 fn build_fancy(text: &str) -> Result<fancy_regex::Regex, PyRegexError> {
     fancy_regex::RegexBuilder::new(text)
         .backtrack_limit(BACKTRACK_LIMIT)
@@ -107,6 +131,7 @@ impl CompiledRegex {
     pub fn compile(pattern: &str, multiline: bool) -> Result<CompiledRegex, PyRegexError> {
         let parsed = parse::parse(pattern, multiline)?;
         let root = lookaround::remove_decided_lookarounds(parsed.root);
+        refuse_repeated_empty_captures(&root)?;
         let reason = backtracking_reason(&root);
         let (translated, guards) = emit(&root, Mode::Linear);
         let (engine, program) = match reason {
