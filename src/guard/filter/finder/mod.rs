@@ -5,6 +5,7 @@
 //! through [`Searcher`], the dates are cut out by the caller, names are resolved by the caller.
 
 pub mod buffer;
+mod compiled;
 pub mod groups;
 pub mod mlfid;
 
