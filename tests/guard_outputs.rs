@@ -77,16 +77,7 @@ fn stdin_lines_ban_and_the_ban_is_posted_mailed_and_counted() {
         ),
     )
     .unwrap();
-    let mut guard = Daemon(
-        Command::new(BIN)
-            .args(["guard", "run", "--config"])
-            .arg(dir.join("guard.toml"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut guard = Daemon::start(&dir.join("guard.toml"));
     let mut stdin = guard.0.stdin.take().unwrap();
     // Half a line first, the rest later: matched once, whole.
     write!(stdin, "this is noise\nFailed password for root fr").unwrap();
@@ -166,6 +157,22 @@ fn stdin_lines_ban_and_the_ban_is_posted_mailed_and_counted() {
 /// Kills the daemon however the test ends, so no orphan keeps the test harness's pipes open.
 struct Daemon(std::process::Child);
 
+impl Daemon {
+    /// `guard run` on this config, its stdin ours to write log lines into.
+    fn start(config: &std::path::Path) -> Daemon {
+        Daemon(
+            Command::new(BIN)
+                .args(["guard", "run", "--config"])
+                .arg(config)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -191,16 +198,7 @@ fn bans_are_logged_the_way_fail2bans_recidive_jail_reads_them() {
         ),
     )
     .unwrap();
-    let mut guard = Daemon(
-        Command::new(BIN)
-            .args(["guard", "run", "--config"])
-            .arg(dir.join("guard.toml"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut guard = Daemon::start(&dir.join("guard.toml"));
     let mut stdin = guard.0.stdin.take().unwrap();
     for port in 0..2 {
         writeln!(
