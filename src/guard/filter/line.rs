@@ -8,7 +8,8 @@ use super::finder::buffer::TupleLine;
 
 /// Where a line's date is (fail2ban's date detector).
 pub trait DateFinder {
-    fn find(&mut self, line: &str) -> Option<DateSpan>;
+    /// `now` is the clock (for dates without a year, which fail2ban places near now).
+    fn find(&mut self, line: &str, now: f64) -> Option<DateSpan>;
 }
 
 /// The date's byte span in the line (empty for an optional date that is absent), and its time
@@ -68,7 +69,7 @@ impl LineDater {
     ) -> Dated {
         let mut date = None;
         let mut line = TupleLine::undated(text);
-        if let Some(span) = dates.find(text) {
+        if let Some(span) = dates.find(text, now) {
             let (start, end) = (span.start.min(text.len()), span.end.min(text.len()));
             let found = text.get(start..end).unwrap_or("");
             line = TupleLine {
@@ -158,7 +159,7 @@ mod tests {
     struct AtDates;
 
     impl DateFinder for AtDates {
-        fn find(&mut self, line: &str) -> Option<DateSpan> {
+        fn find(&mut self, line: &str, _now: f64) -> Option<DateSpan> {
             if line.starts_with("@?") {
                 return Some(DateSpan {
                     start: 0,
