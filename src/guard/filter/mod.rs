@@ -4,5 +4,6 @@
 pub mod dates;
 pub mod definition;
 pub mod finder;
+pub mod generic;
 pub mod line;
 pub mod tags;
