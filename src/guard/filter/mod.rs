@@ -6,4 +6,5 @@ pub mod definition;
 pub mod finder;
 pub mod generic;
 pub mod line;
+pub mod samples;
 pub mod tags;
