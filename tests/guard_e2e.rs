@@ -425,18 +425,18 @@ fn bans_real_sshd_attackers_in_nftables_and_survives_kill_9() {
         lab.fail_login(FRIEND6, SERVER6);
     }
 
-    // IPv4: one failure short of maxretry is not a ban; the maxretry-th is, in ban4 within 1 s.
+    // IPv4: one failure short of maxretry is not a ban; the maxretry-th is, in sshd_v4 within 1 s.
     for _ in 0..MAXRETRY - 1 {
         lab.fail_login(ATTACKER4, SERVER4);
     }
     std::thread::sleep(Duration::from_millis(300));
     assert!(
-        !lab.set("ban4").contains(&ATTACKER4.to_string()),
+        !lab.set("sshd_v4").contains(&ATTACKER4.to_string()),
         "banned before maxretry:\n{}",
         lab.sshd_log()
     );
     lab.fail_login(ATTACKER4, SERVER4);
-    let latency4 = lab.wait_in_set("ban4", ATTACKER4, true, Duration::from_secs(5));
+    let latency4 = lab.wait_in_set("sshd_v4", ATTACKER4, true, Duration::from_secs(5));
     let Some(latency4) = latency4 else {
         panic!(
             "{ATTACKER4} not banned.\nsshd log:\n{}\nguard log:\n{}",
@@ -444,7 +444,7 @@ fn bans_real_sshd_attackers_in_nftables_and_survives_kill_9() {
             lab.guard_log()
         )
     };
-    eprintln!("ban latency v4 (last failed login returned -> element in ban4): {latency4:?}");
+    eprintln!("ban latency v4 (last failed login returned -> element in sshd_v4): {latency4:?}");
     assert!(latency4 < Duration::from_secs(1), "took {latency4:?}");
     let t = Instant::now();
     assert!(
@@ -461,7 +461,7 @@ fn bans_real_sshd_attackers_in_nftables_and_survives_kill_9() {
         lab.fail_login(ATTACKER6, SERVER6);
     }
     let latency6 = lab
-        .wait_in_set("ban6", ATTACKER6, true, Duration::from_secs(5))
+        .wait_in_set("sshd_v6", ATTACKER6, true, Duration::from_secs(5))
         .expect("v6 attacker banned");
     eprintln!("ban latency v6: {latency6:?}");
     assert!(latency6 < Duration::from_secs(1), "took {latency6:?}");
@@ -471,8 +471,8 @@ fn bans_real_sshd_attackers_in_nftables_and_survives_kill_9() {
     );
 
     // The friends were never banned and still reach sshd.
-    assert!(!lab.set("ban4").contains(&FRIEND4.to_string()));
-    assert!(!lab.set("ban6").contains(&FRIEND6.to_string()));
+    assert!(!lab.set("sshd_v4").contains(&FRIEND4.to_string()));
+    assert!(!lab.set("sshd_v6").contains(&FRIEND6.to_string()));
     assert!(lab.tcp_answers(FRIEND4, SERVER4));
     assert!(lab.tcp_answers(FRIEND6, SERVER6));
 
@@ -504,7 +504,7 @@ fn bans_real_sshd_attackers_in_nftables_and_survives_kill_9() {
     // kill -9: the kernel keeps the bans; a restart restores them for their remaining time.
     lab.kill9_guard();
     assert!(
-        lab.set("ban4").contains(&ATTACKER4.to_string()),
+        lab.set("sshd_v4").contains(&ATTACKER4.to_string()),
         "kernel lost the ban with the daemon"
     );
     std::thread::sleep(Duration::from_millis(1100));
@@ -519,7 +519,7 @@ fn bans_real_sshd_attackers_in_nftables_and_survives_kill_9() {
         "{remaining_before} -> {remaining_after}"
     );
     let kernel_left = lab
-        .kernel_expires("ban4", ATTACKER4)
+        .kernel_expires("sshd_v4", ATTACKER4)
         .expect("timeout on the restored element");
     assert!(
         kernel_left <= remaining_after as u64 + 1 && kernel_left > 3500,
@@ -542,7 +542,7 @@ fn bans_real_sshd_attackers_in_nftables_and_survives_kill_9() {
         "ruleset",
     ];
     must(&flush);
-    assert!(lab.set("ban4").is_empty());
+    assert!(lab.set("sshd_v4").is_empty());
     let out = lab.cli(&["reload"]);
     assert!(
         out.status.success(),
@@ -550,12 +550,12 @@ fn bans_real_sshd_attackers_in_nftables_and_survives_kill_9() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        lab.set("ban4").contains(&ATTACKER4.to_string()),
-        "reload did not restore ban4"
+        lab.set("sshd_v4").contains(&ATTACKER4.to_string()),
+        "reload did not restore sshd_v4"
     );
     assert!(
-        lab.set("ban6").contains(&ATTACKER6.to_string()),
-        "reload did not restore ban6"
+        lab.set("sshd_v6").contains(&ATTACKER6.to_string()),
+        "reload did not restore sshd_v6"
     );
     // Flushed again with nobody reloading: the next ban batch fails, and the daemon re-creates the
     // table with every ban on its own.
@@ -565,13 +565,13 @@ fn bans_real_sshd_attackers_in_nftables_and_survives_kill_9() {
             .status
             .success()
     );
-    let back = lab.wait_in_set("ban4", ATTACKER4, true, Duration::from_secs(5));
+    let back = lab.wait_in_set("sshd_v4", ATTACKER4, true, Duration::from_secs(5));
     assert!(
         back.is_some(),
         "table not re-created after a failed batch:\n{}",
         lab.guard_log()
     );
-    assert!(lab.set("ban4").contains(&"198.51.100.9".to_string()));
+    assert!(lab.set("sshd_v4").contains(&"198.51.100.9".to_string()));
     assert!(lab.cli(&["unban", "198.51.100.9"]).status.success());
 
     // Only root may use the control socket: the file is 0600, and even when opened up the daemon
@@ -601,7 +601,7 @@ fn bans_real_sshd_attackers_in_nftables_and_survives_kill_9() {
     // unban lifts it in the kernel and in the state.
     assert!(lab.cli(&["unban", ATTACKER4]).status.success());
     assert!(
-        lab.wait_in_set("ban4", ATTACKER4, false, Duration::from_secs(2))
+        lab.wait_in_set("sshd_v4", ATTACKER4, false, Duration::from_secs(2))
             .is_some()
     );
     assert!(
@@ -617,12 +617,12 @@ fn bans_real_sshd_attackers_in_nftables_and_survives_kill_9() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(lab.set("ban4").contains(&"198.51.100.7".to_string()));
+    assert!(lab.set("sshd_v4").contains(&"198.51.100.7".to_string()));
     lab.kill9_guard();
-    let gone = lab.wait_in_set("ban4", "198.51.100.7", false, Duration::from_secs(6));
+    let gone = lab.wait_in_set("sshd_v4", "198.51.100.7", false, Duration::from_secs(6));
     assert!(gone.is_some(), "2 s ban still in the kernel after 6 s");
     assert!(
-        lab.set("ban6").contains(&ATTACKER6.to_string()),
+        lab.set("sshd_v6").contains(&ATTACKER6.to_string()),
         "the 1 h ban must stay"
     );
 }

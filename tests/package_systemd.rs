@@ -47,7 +47,7 @@ fn exposure(m: &Machine, unit: &str) -> f64 {
         .unwrap_or_else(|| panic!("no exposure in {out:?}"))
 }
 
-const IN_SET: &str = "nft list set inet portcullis ban4 | has";
+const IN_SET: &str = "nft list set inet portcullis sshd_v4 | has";
 
 #[test]
 fn deb_installs_hardened_units_that_ban_and_keep_bans_until_removed() {

@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use portcullis::firewall::nft::{self, Nft};
-use portcullis::firewall::{Driver, Op};
+use portcullis::firewall::{BanSet, Driver, Op, Scope};
 use portcullis::guard::config;
 use portcullis::guard::daemon::Daemon;
 use portcullis::guard::jail::{Ban, IgnoreList};
@@ -122,9 +122,14 @@ fn proc_kb(pid: u32, key: &str) -> u64 {
 
 fn bench_bans(work: &Path) {
     let mut drv = Nft::new(128);
-    drv.setup(&[]).unwrap();
+    let sets = [BanSet {
+        name: "sshd".into(),
+        scope: Scope::AllPorts,
+    }];
+    drv.setup(&sets, &[]).unwrap();
     let ops: Vec<Op> = (0..N)
         .map(|i| Op::Add {
+            set: 0,
             net: addr(i).into(),
             seconds: 3600,
             replace: false,
@@ -133,16 +138,17 @@ fn bench_bans(work: &Path) {
     let t = Instant::now();
     drv.apply(&ops).unwrap();
     let add = t.elapsed();
-    assert_eq!(set_len("ban6"), N);
+    assert_eq!(set_len("sshd_v6"), N);
     let removes: Vec<Op> = (0..N)
         .map(|i| Op::Remove {
+            set: 0,
             net: addr(i).into(),
         })
         .collect();
     let t = Instant::now();
     drv.apply(&removes).unwrap();
     let remove = t.elapsed();
-    assert_eq!(set_len("ban6"), 0);
+    assert_eq!(set_len("sshd_v6"), 0);
     println!(
         "| {N} bans added, one `nft -f -` transaction | {:.0} ms |",
         add.as_secs_f64() * 1e3
@@ -190,7 +196,7 @@ fn bench_bans(work: &Path) {
     .unwrap();
     let restore = t.elapsed();
     drop(d);
-    assert_eq!(set_len("ban6"), N);
+    assert_eq!(set_len("sshd_v6"), N);
     println!(
         "| restore {N} bans (SQLite read + jail + one nft transaction) | {:.0} ms |",
         restore.as_secs_f64() * 1e3

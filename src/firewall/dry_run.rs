@@ -1,19 +1,21 @@
 //! The `dry-run` backend: says what it would ban, touches nothing.
 
-use ipnet::IpNet;
-
-use super::{Driver, DriverError, Op};
+use super::{BanSet, Driver, DriverError, Op, SetBan};
 use crate::guard::log;
 
 #[derive(Debug, Default)]
 pub struct DryRun;
 
 impl Driver for DryRun {
-    fn setup(&mut self, bans: &[(IpNet, u64)]) -> Result<(), DriverError> {
-        log::info(format_args!(
-            "dry-run: would create table inet portcullis with {} bans",
-            bans.len()
-        ));
+    fn setup(&mut self, sets: &[BanSet], bans: &[SetBan]) -> Result<(), DriverError> {
+        for (i, set) in sets.iter().enumerate() {
+            log::info(format_args!(
+                "dry-run: would create the ban sets of jail {} ({}) with {} bans",
+                set.name,
+                set.scope,
+                bans.iter().filter(|b| b.0 == i).count()
+            ));
+        }
         Ok(())
     }
 
@@ -23,7 +25,7 @@ impl Driver for DryRun {
                 Op::Add { net, seconds, .. } => {
                     log::info(format_args!("dry-run: would ban {net} for {seconds}s"))
                 }
-                Op::Remove { net } => log::info(format_args!("dry-run: would unban {net}")),
+                Op::Remove { net, .. } => log::info(format_args!("dry-run: would unban {net}")),
             }
         }
         Ok(())

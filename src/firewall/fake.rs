@@ -2,13 +2,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use ipnet::IpNet;
-
-use super::{Driver, DriverError, Op};
+use super::{BanSet, Driver, DriverError, Op, SetBan};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
-    Setup(Vec<(IpNet, u64)>),
+    Setup(Vec<BanSet>, Vec<SetBan>),
     Apply(Vec<Op>),
     Flush,
 }
@@ -26,8 +24,11 @@ impl Recording {
 }
 
 impl Driver for Recording {
-    fn setup(&mut self, bans: &[(IpNet, u64)]) -> Result<(), DriverError> {
-        self.calls.lock().unwrap().push(Call::Setup(bans.to_vec()));
+    fn setup(&mut self, sets: &[BanSet], bans: &[SetBan]) -> Result<(), DriverError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(Call::Setup(sets.to_vec(), bans.to_vec()));
         Ok(())
     }
 

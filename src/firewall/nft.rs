@@ -1,8 +1,10 @@
-//! The nftables driver: our own table `inet portcullis` with sets `ban4`/`ban6` whose elements carry
-//! kernel-side timeouts, so a ban expires even if the daemon is dead. Every batch is one `nft -f -`
+//! The nftables driver: our own table `inet portcullis` with a pair of sets per jail (`JAIL_v4`,
+//! `JAIL_v6`) whose elements carry kernel-side timeouts, so a ban expires even if the daemon is
+//! dead; each pair is dropped on every port or on the jail's ports only. Every batch is one `nft -f -`
 //! run, which nft applies as one transaction. Script text is built by pure functions (unit-tested);
 //! only `run` spawns a process, with an argument vector and the script on stdin.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::IpAddr;
@@ -10,7 +12,7 @@ use std::process::{Command, Stdio};
 
 use ipnet::IpNet;
 
-use super::{Driver, DriverError, Op};
+use super::{BanSet, Driver, DriverError, Op, Scope, SetBan};
 
 pub const TABLE: &str = "inet portcullis";
 
@@ -21,8 +23,10 @@ pub const MAX_KERNEL_TIMEOUT: u64 = 30 * 86_400;
 #[derive(Debug, Clone)]
 pub struct Nft {
     pub program: String,
-    /// Whole IPv6 prefixes are banned, so `ban6` needs `flags interval`.
+    /// Whole IPv6 prefixes are banned, so the IPv6 sets need `flags interval`.
     pub v6_prefixes: bool,
+    /// Set names of the jails, from the last setup.
+    bases: Vec<String>,
 }
 
 impl Nft {
@@ -30,6 +34,7 @@ impl Nft {
         Nft {
             program: "nft".into(),
             v6_prefixes: v6_prefix < 128,
+            bases: Vec::new(),
         }
     }
 
@@ -68,10 +73,40 @@ impl Nft {
     }
 }
 
-fn set_of(net: &IpNet) -> &'static str {
+/// The nft set names of each jail's sets: the jail name with anything but letters, digits and
+/// `_` made `_` (nft identifiers), made unique, then `_v4`/`_v6`.
+pub fn set_bases(sets: &[BanSet]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(sets.len());
+    for set in sets {
+        let mut base: String = set
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if !base.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            base.insert_str(0, "j_");
+        }
+        let mut unique = base.clone();
+        let mut n = 2;
+        while out.contains(&unique) {
+            unique = format!("{base}_{n}");
+            n += 1;
+        }
+        out.push(unique);
+    }
+    out
+}
+
+fn set_of(base: &str, net: &IpNet) -> String {
     match net {
-        IpNet::V4(_) => "ban4",
-        IpNet::V6(_) => "ban6",
+        IpNet::V4(_) => format!("{base}_v4"),
+        IpNet::V6(_) => format!("{base}_v6"),
     }
 }
 
@@ -92,89 +127,119 @@ fn timeout(seconds: u64) -> String {
     }
 }
 
-/// The whole table, replaced atomically: `add` then `delete` makes the delete safe when it is absent.
-pub fn setup_script(v6_prefixes: bool, bans: &[(IpNet, u64)]) -> String {
-    let v6_flags = if v6_prefixes {
-        "interval, timeout"
-    } else {
-        "timeout"
-    };
-    let mut s = format!(
-        "add table {TABLE}\n\
-         delete table {TABLE}\n\
-         table {TABLE} {{\n\
-         \tset ban4 {{ type ipv4_addr; flags timeout; }}\n\
-         \tset ban6 {{ type ipv6_addr; flags {v6_flags}; }}\n\
-         \tchain input {{\n\
-         \t\ttype filter hook input priority filter - 10; policy accept;\n\
-         \t\tip saddr @ban4 drop\n\
-         \t\tip6 saddr @ban6 drop\n\
-         \t}}\n\
-         }}\n"
-    );
-    for set in ["ban4", "ban6"] {
-        let mut first = true;
-        for (net, secs) in bans.iter().filter(|(n, _)| set_of(n) == set) {
-            s.push_str(if first {
-                "add element inet portcullis "
-            } else {
-                ", "
-            });
-            if first {
-                s.push_str(set);
-                s.push_str(" { ");
-                first = false;
+/// The rules that drop a jail's banned addresses: everything, or its ports only.
+fn drop_rules(base: &str, scope: &Scope) -> String {
+    let mut s = String::new();
+    let sets = [("ip", format!("{base}_v4")), ("ip6", format!("{base}_v6"))];
+    match scope {
+        Scope::AllPorts => {
+            for (family, set) in &sets {
+                let _ = writeln!(s, "\t\t{family} saddr @{set} drop");
             }
-            s.push_str(&element(net));
-            s.push_str(&timeout(*secs));
         }
-        if !first {
-            s.push_str(" }\n");
+        Scope::Ports { protocols, ports } => {
+            let ports: Vec<String> = ports.iter().map(|p| p.to_string()).collect();
+            let protos: Vec<&str> = protocols.iter().map(|p| p.name()).collect();
+            for (family, set) in &sets {
+                let _ = writeln!(
+                    s,
+                    "\t\tmeta l4proto {{ {} }} th dport {{ {} }} {family} saddr @{set} drop",
+                    protos.join(", "),
+                    ports.join(", ")
+                );
+            }
         }
     }
     s
 }
 
+/// The whole table, replaced atomically (`add` then `delete` makes the delete safe when it is
+/// absent): a pair of sets per jail, their drop rules, and every ban in force.
+pub fn setup_script(v6_prefixes: bool, sets: &[BanSet], bans: &[SetBan]) -> String {
+    let v6_flags = if v6_prefixes {
+        "interval, timeout"
+    } else {
+        "timeout"
+    };
+    let bases = set_bases(sets);
+    let mut s = format!("add table {TABLE}\ndelete table {TABLE}\ntable {TABLE} {{\n");
+    for base in &bases {
+        let _ = writeln!(s, "\tset {base}_v4 {{ type ipv4_addr; flags timeout; }}");
+        let _ = writeln!(s, "\tset {base}_v6 {{ type ipv6_addr; flags {v6_flags}; }}");
+    }
+    s.push_str(
+        "\tchain input {\n\t\ttype filter hook input priority filter - 10; policy accept;\n",
+    );
+    for (base, set) in bases.iter().zip(sets) {
+        s.push_str(&drop_rules(base, &set.scope));
+    }
+    s.push_str("\t}\n}\n");
+    let mut by_set: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (i, net, secs) in bans {
+        let Some(base) = bases.get(*i) else { continue };
+        by_set.entry(set_of(base, net)).or_default().push(format!(
+            "{}{}",
+            element(net),
+            timeout(*secs)
+        ));
+    }
+    for (set, elements) in by_set {
+        let _ = writeln!(s, "add element {TABLE} {set} {{ {} }}", elements.join(", "));
+    }
+    s
+}
+
 /// A batch of changes, as at most three statements per set however many elements it holds (nft's
-/// cost is per statement): the last op per network wins; elements to remove or replace are first
-/// added with a 1 s timeout so that deleting them never fails when they are absent (expired already),
-/// then deleted; then every add goes in with its timeout.
-pub fn batch_script(ops: &[Op]) -> String {
+/// cost is per statement): the last op per set and network wins; elements to remove or replace
+/// are first added with a 1 s timeout so that deleting them never fails when they are absent
+/// (expired already), then deleted; then every add goes in with its timeout. Ops naming a set
+/// that does not exist are left out.
+pub fn batch_script(bases: &[String], ops: &[Op]) -> String {
     let mut last: Vec<&Op> = Vec::new();
-    let mut seen = std::collections::HashMap::new();
+    let mut seen = HashMap::new();
     for op in ops {
-        let net = match op {
-            Op::Add { net, .. } | Op::Remove { net } => *net,
+        let key = match op {
+            Op::Add { set, net, .. } | Op::Remove { set, net } => (*set, *net),
         };
-        match seen.get(&net) {
+        match seen.get(&key) {
             Some(&i) => last[i] = op,
             None => {
-                seen.insert(net, last.len());
+                seen.insert(key, last.len());
                 last.push(op);
             }
         }
     }
-    let mut s = String::new();
-    for set in ["ban4", "ban6"] {
-        let mut clear = Vec::new();
-        let mut add = Vec::new();
-        for op in last.iter().filter(|op| match op {
-            Op::Add { net, .. } | Op::Remove { net } => set_of(net) == set,
-        }) {
-            match op {
-                Op::Add {
-                    net,
-                    seconds,
-                    replace,
-                } => {
-                    if *replace {
-                        clear.push(element(net));
-                    }
-                    add.push(format!("{}{}", element(net), timeout(*seconds)));
-                }
-                Op::Remove { net } => clear.push(element(net)),
-            }
+    // Per nft set, in order of first appearance: elements to clear, elements to add.
+    let mut order: Vec<String> = Vec::new();
+    let mut work: HashMap<String, (Vec<String>, Vec<String>)> = HashMap::new();
+    for op in last {
+        let (set, net) = match op {
+            Op::Add { set, net, .. } | Op::Remove { set, net } => (*set, net),
+        };
+        let Some(base) = bases.get(set) else { continue };
+        let name = set_of(base, net);
+        if !work.contains_key(&name) {
+            order.push(name.clone());
         }
+        let (clear, add) = work.entry(name).or_default();
+        match op {
+            Op::Add {
+                net,
+                seconds,
+                replace,
+                ..
+            } => {
+                if *replace {
+                    clear.push(element(net));
+                }
+                add.push(format!("{}{}", element(net), timeout(*seconds)));
+            }
+            Op::Remove { net, .. } => clear.push(element(net)),
+        }
+    }
+    let mut s = String::new();
+    for set in order {
+        let (clear, add) = &work[&set];
         if !clear.is_empty() {
             let with_timeout: Vec<String> =
                 clear.iter().map(|e| format!("{e} timeout 1s")).collect();
@@ -193,19 +258,32 @@ pub fn batch_script(ops: &[Op]) -> String {
 }
 
 impl Driver for Nft {
-    fn setup(&mut self, bans: &[(IpNet, u64)]) -> Result<(), DriverError> {
-        self.run(&setup_script(self.v6_prefixes, bans))
+    fn setup(&mut self, sets: &[BanSet], bans: &[SetBan]) -> Result<(), DriverError> {
+        self.run(&setup_script(self.v6_prefixes, sets, bans))?;
+        self.bases = set_bases(sets);
+        Ok(())
     }
 
     fn apply(&mut self, ops: &[Op]) -> Result<(), DriverError> {
-        if ops.is_empty() {
+        let script = batch_script(&self.bases, ops);
+        if script.is_empty() {
             return Ok(());
         }
-        self.run(&batch_script(ops))
+        self.run(&script)
     }
 
     fn flush(&mut self) -> Result<(), DriverError> {
-        self.run(&format!("flush set {TABLE} ban4\nflush set {TABLE} ban6\n"))
+        let mut script = String::new();
+        for base in &self.bases {
+            let _ = writeln!(
+                script,
+                "flush set {TABLE} {base}_v4\nflush set {TABLE} {base}_v6"
+            );
+        }
+        if script.is_empty() {
+            return Ok(());
+        }
+        self.run(&script)
     }
 
     fn name(&self) -> &'static str {
@@ -269,76 +347,146 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn sets() -> Vec<BanSet> {
+        use super::super::scope::{PortRange, Protocol};
+        vec![
+            BanSet {
+                name: "sshd".into(),
+                scope: Scope::Ports {
+                    protocols: vec![Protocol::Tcp],
+                    ports: vec![
+                        PortRange {
+                            first: 22,
+                            last: 22,
+                        },
+                        PortRange {
+                            first: 2222,
+                            last: 2222,
+                        },
+                    ],
+                },
+            },
+            BanSet {
+                name: "recidive".into(),
+                scope: Scope::AllPorts,
+            },
+        ]
+    }
+
     #[test]
-    fn setup_replaces_the_table_and_loads_bans_in_one_script() {
+    fn setup_replaces_the_table_with_a_pair_of_sets_per_jail_and_loads_bans() {
         let s = setup_script(
             false,
+            &sets(),
             &[
-                (net("192.0.2.1/32"), 60),
-                (net("2001:db8::1/128"), 7),
-                (net("192.0.2.2/32"), 5),
+                (0, net("192.0.2.1/32"), 60),
+                (1, net("2001:db8::1/128"), 7),
+                (0, net("192.0.2.2/32"), 5),
             ],
         );
         assert!(s.starts_with("add table inet portcullis\ndelete table inet portcullis\n"));
-        assert!(s.contains("set ban6 { type ipv6_addr; flags timeout; }"));
+        assert!(s.contains("set sshd_v4 { type ipv4_addr; flags timeout; }"));
+        assert!(s.contains("set recidive_v6 { type ipv6_addr; flags timeout; }"));
         assert!(s.contains("priority filter - 10"));
+        assert!(s.contains("meta l4proto { tcp } th dport { 22, 2222 } ip saddr @sshd_v4 drop\n"));
+        assert!(s.contains("\t\tip6 saddr @recidive_v6 drop\n"));
         assert!(s.contains(
-            "add element inet portcullis ban4 { 192.0.2.1 timeout 60s, 192.0.2.2 timeout 5s }\n"
+            "add element inet portcullis sshd_v4 { 192.0.2.1 timeout 60s, 192.0.2.2 timeout 5s }\n"
         ));
-        assert!(s.contains("add element inet portcullis ban6 { 2001:db8::1 timeout 7s }\n"));
-        assert!(setup_script(true, &[]).contains("flags interval, timeout"));
+        assert!(s.contains("add element inet portcullis recidive_v6 { 2001:db8::1 timeout 7s }\n"));
+        assert!(setup_script(true, &sets(), &[]).contains("flags interval, timeout"));
+    }
+
+    #[test]
+    fn set_names_are_nft_identifiers_and_unique() {
+        let named = |n: &str| BanSet {
+            name: n.into(),
+            scope: Scope::AllPorts,
+        };
+        let bases = set_bases(&[
+            named("nginx-http-auth"),
+            named("nginx_http_auth"),
+            named("3proxy"),
+        ]);
+        assert_eq!(bases, ["nginx_http_auth", "nginx_http_auth_2", "j_3proxy"]);
     }
 
     #[test]
     fn batch_is_three_statements_per_set_at_most() {
-        let s = batch_script(&[
-            Op::Add {
-                net: net("2001:db8::/64"),
-                seconds: 3600,
-                replace: true,
-            },
-            Op::Remove {
-                net: net("192.0.2.9/32"),
-            },
-            Op::Add {
-                net: net("192.0.2.1/32"),
-                seconds: 60,
-                replace: false,
-            },
-            Op::Add {
-                net: net("192.0.2.2/32"),
-                seconds: 60,
-                replace: false,
-            },
-            // The last op per address wins: 192.0.2.2 ends up removed.
-            Op::Remove {
-                net: net("192.0.2.2/32"),
-            },
-        ]);
+        let bases = set_bases(&sets());
+        let s = batch_script(
+            &bases,
+            &[
+                Op::Add {
+                    set: 0,
+                    net: net("2001:db8::/64"),
+                    seconds: 3600,
+                    replace: true,
+                },
+                Op::Remove {
+                    set: 0,
+                    net: net("192.0.2.9/32"),
+                },
+                Op::Add {
+                    set: 0,
+                    net: net("192.0.2.1/32"),
+                    seconds: 60,
+                    replace: false,
+                },
+                Op::Add {
+                    set: 0,
+                    net: net("192.0.2.2/32"),
+                    seconds: 60,
+                    replace: false,
+                },
+                // Another jail's ban of the same address is its own element.
+                Op::Add {
+                    set: 1,
+                    net: net("192.0.2.2/32"),
+                    seconds: 600,
+                    replace: false,
+                },
+                // The last op per set and address wins: 192.0.2.2 ends up removed from sshd's.
+                Op::Remove {
+                    set: 0,
+                    net: net("192.0.2.2/32"),
+                },
+                // A set that does not exist is left out.
+                Op::Remove {
+                    set: 7,
+                    net: net("192.0.2.3/32"),
+                },
+            ],
+        );
         assert_eq!(
             s,
-            "add element inet portcullis ban4 { 192.0.2.9 timeout 1s, 192.0.2.2 timeout 1s }\n\
-             delete element inet portcullis ban4 { 192.0.2.9, 192.0.2.2 }\n\
-             add element inet portcullis ban4 { 192.0.2.1 timeout 60s }\n\
-             add element inet portcullis ban6 { 2001:db8::/64 timeout 1s }\n\
-             delete element inet portcullis ban6 { 2001:db8::/64 }\n\
-             add element inet portcullis ban6 { 2001:db8::/64 timeout 3600s }\n"
+            "add element inet portcullis sshd_v6 { 2001:db8::/64 timeout 1s }\n\
+             delete element inet portcullis sshd_v6 { 2001:db8::/64 }\n\
+             add element inet portcullis sshd_v6 { 2001:db8::/64 timeout 3600s }\n\
+             add element inet portcullis sshd_v4 { 192.0.2.9 timeout 1s, 192.0.2.2 timeout 1s }\n\
+             delete element inet portcullis sshd_v4 { 192.0.2.9, 192.0.2.2 }\n\
+             add element inet portcullis sshd_v4 { 192.0.2.1 timeout 60s }\n\
+             add element inet portcullis recidive_v4 { 192.0.2.2 timeout 600s }\n"
         );
     }
 
     #[test]
     fn very_long_bans_go_in_without_a_kernel_timeout() {
-        let s = batch_script(&[Op::Add {
-            net: net("192.0.2.1/32"),
-            seconds: MAX_KERNEL_TIMEOUT + 1,
-            replace: false,
-        }]);
-        assert_eq!(s, "add element inet portcullis ban4 { 192.0.2.1 }\n");
+        let s = batch_script(
+            &set_bases(&sets()),
+            &[Op::Add {
+                set: 1,
+                net: net("192.0.2.1/32"),
+                seconds: MAX_KERNEL_TIMEOUT + 1,
+                replace: false,
+            }],
+        );
+        assert_eq!(s, "add element inet portcullis recidive_v4 { 192.0.2.1 }\n");
     }
 
     #[test]
     fn reads_nft_json_elements() {
-        let json = r#"{"nftables": [{"metainfo": {}}, {"set": {"family": "inet", "name": "ban4", "elem": [
+        let json = r#"{"nftables": [{"metainfo": {}}, {"set": {"family": "inet", "name": "sshd_v4", "elem": [
             {"elem": {"val": "192.0.2.1", "timeout": 60, "expires": 58}}, "192.0.2.2",
             {"elem": {"val": {"prefix": {"addr": "2001:db8::", "len": 64}}, "timeout": 5}}]}}]}"#;
         let ips: Vec<String> = parse_set_json(json).iter().map(|i| i.to_string()).collect();

@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::duration::Seconds;
 use super::matcher::{LogType, Mode};
+use crate::firewall::scope::{Scope, Services, parse_scope};
 use crate::profile::line_col;
 
 pub const DEFAULT_CONFIG: &str = "/etc/portcullis/portcullis.toml";
@@ -81,6 +82,8 @@ pub struct JailConfig {
     pub bantime_increment: bool,
     pub bantime_factor: f64,
     pub bantime_maxtime: Option<Seconds>,
+    /// What the bans block: every port (the default), or `port` over `protocol` only.
+    pub scope: Scope,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -181,6 +184,8 @@ struct RawJail {
     bantime_increment: Option<bool>,
     bantime_factor: Option<Factor>,
     bantime_maxtime: Option<Positive>,
+    port: Option<toml::Spanned<String>>,
+    protocol: Option<toml::Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -294,8 +299,24 @@ fn default_journalmatch() -> Vec<String> {
     .to_vec()
 }
 
-fn jail_from_raw(name: String, raw: RawJail) -> JailConfig {
+/// The jail's scope: all ports unless `port` is given (`protocol` defaults to tcp, as in fail2ban).
+fn scope_of(raw: &RawJail) -> Result<Scope, (usize, String)> {
+    let Some(port) = &raw.port else {
+        if let Some(p) = &raw.protocol {
+            return Err((p.span().start, "protocol needs port".into()));
+        }
+        return Ok(Scope::AllPorts);
+    };
+    let protocol = raw
+        .protocol
+        .as_ref()
+        .map_or("tcp", |p| p.get_ref().as_str());
+    parse_scope(port.get_ref(), protocol, &Services::system()).map_err(|m| (port.span().start, m))
+}
+
+fn jail_from_raw(name: String, raw: RawJail, scope: Scope) -> JailConfig {
     JailConfig {
+        scope,
         name,
         enabled: raw.enabled.unwrap_or(true),
         filter: raw.filter.unwrap_or_default(),
@@ -331,6 +352,8 @@ fn default_sshd() -> RawJail {
         bantime_increment: None,
         bantime_factor: None,
         bantime_maxtime: None,
+        port: None,
+        protocol: None,
     }
 }
 
@@ -363,10 +386,11 @@ pub fn parse_str(text: &str, file: &Path) -> Result<GuardConfig, ConfigError> {
     if raw_jails.is_empty() {
         raw_jails.insert("sshd".into(), default_sshd());
     }
-    let jails = raw_jails
-        .into_iter()
-        .map(|(name, j)| (name.clone(), jail_from_raw(name, j)))
-        .collect();
+    let mut jails = BTreeMap::new();
+    for (name, j) in raw_jails {
+        let scope = scope_of(&j).map_err(|(start, m)| at(start, m))?;
+        jails.insert(name.clone(), jail_from_raw(name, j, scope));
+    }
     let alerts = raw.alerts.map_or_else(
         || AlertConfig {
             sendmail: PathBuf::from("/usr/sbin/sendmail"),
@@ -465,6 +489,26 @@ bantime_maxtime = "5w"
             sshd.source(false),
             SourceSpec::Files(vec!["/var/log/auth.log".into()])
         );
+    }
+
+    #[test]
+    fn a_jail_with_port_bans_only_those_ports_and_a_bad_port_is_reported_where_it_is() {
+        let cfg = parse("[guard.jails.sshd]\nport = \"2222, 1000:1002\"\nprotocol = \"tcp,udp\"\n")
+            .unwrap();
+        assert_eq!(
+            cfg.jails["sshd"].scope.to_string(),
+            "tcp/udp port 1000-1002,2222"
+        );
+        assert_eq!(parse("").unwrap().jails["sshd"].scope, Scope::AllPorts);
+        let err = parse("[guard.jails.sshd]\nmaxretry = 3\nport = \"22,nosuchservice\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("/etc/portcullis/portcullis.toml:3:8:")
+                && err.contains("nosuchservice"),
+            "{err}"
+        );
+        assert!(parse("[guard.jails.sshd]\nprotocol = \"udp\"\n").is_err());
     }
 
     #[test]

@@ -26,7 +26,7 @@ use super::source::{self, Mark, SourceMsg};
 use super::state::{self, Batch, State};
 use super::{alerts, log, metrics, sys};
 use crate::firewall::nft::{MAX_KERNEL_TIMEOUT, Nft};
-use crate::firewall::{Driver, Op, dry_run::DryRun};
+use crate::firewall::{BanSet, Driver, Op, SetBan, dry_run::DryRun};
 
 pub enum Event {
     Source(SourceMsg),
@@ -197,15 +197,24 @@ impl Daemon {
 
     /// (Re)create our table with every ban in force, for its remaining time.
     fn setup_firewall(&mut self, now: i64) -> anyhow::Result<()> {
-        let bans: Vec<(IpNet, u64)> = self
+        let sets: Vec<BanSet> = self
             .jails
             .iter()
-            .flat_map(|r| r.jail.bans())
-            .filter(|b| b.end > now)
-            .map(|b| (b.net, (b.end - now) as u64))
+            .map(|r| BanSet {
+                name: r.jail.name.clone(),
+                scope: r.cfg.scope.clone(),
+            })
+            .collect();
+        let bans: Vec<SetBan> = self
+            .jails
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| r.jail.bans().into_iter().map(move |b| (i, b)))
+            .filter(|(_, b)| b.end > now)
+            .map(|(i, b)| (i, b.net, (b.end - now) as u64))
             .collect();
         self.driver
-            .setup(&bans)
+            .setup(&sets, &bans)
             .with_context(|| format!("setting up the {} ban table", self.driver.name()))
     }
 
@@ -259,6 +268,7 @@ impl Daemon {
                                 ));
                                 // Not banned in our view, so not in the kernel set either.
                                 self.ops.push(Op::Add {
+                                    set: source,
                                     net: ban.net,
                                     seconds: ban.seconds() as u64,
                                     replace: false,
@@ -378,6 +388,7 @@ impl Daemon {
         ));
         // It may be banned already: the new length replaces the old one.
         self.ops.push(Op::Add {
+            set: i,
             net: key,
             seconds: ban.seconds() as u64,
             replace: true,
@@ -410,7 +421,7 @@ impl Daemon {
             Err(e) => return Response::err(e),
         };
         let single = target.prefix_len() == target.max_prefix_len();
-        for rt in &mut self.jails {
+        for (i, rt) in self.jails.iter_mut().enumerate() {
             let keys: Vec<IpNet> = if single {
                 vec![rt.jail.key(target.addr())]
             } else {
@@ -429,7 +440,7 @@ impl Daemon {
                 }
                 // Always drop it from the state and the kernel, like fail2ban, even if we had no record.
                 self.batch.unbans.push((Some(rt.jail.name.clone()), key));
-                self.ops.push(Op::Remove { net: key });
+                self.ops.push(Op::Remove { set: i, net: key });
             }
         }
         Response::ok(json!({ "unbanned": lifted.len() }))
@@ -488,10 +499,10 @@ impl Daemon {
 
     /// Once per second: forget ended bans and quiet windows; lift bans too long for a kernel timeout.
     pub fn tick(&mut self, now: i64) {
-        for rt in &mut self.jails {
+        for (i, rt) in self.jails.iter_mut().enumerate() {
             for b in rt.jail.expire(now) {
                 if b.seconds() as u64 > MAX_KERNEL_TIMEOUT {
-                    self.ops.push(Op::Remove { net: b.net });
+                    self.ops.push(Op::Remove { set: i, net: b.net });
                 }
             }
         }
@@ -768,6 +779,14 @@ mod tests {
         })
     }
 
+    /// The one jail's sets, as the daemon sets them up.
+    fn sshd_sets() -> Vec<BanSet> {
+        vec![BanSet {
+            name: "sshd".into(),
+            scope: crate::firewall::Scope::AllPorts,
+        }]
+    }
+
     fn ask(d: &mut Daemon, req: Request) -> Response {
         let (tx, rx) = mpsc::channel();
         d.handle(Event::Control(req, tx), NOW);
@@ -780,7 +799,7 @@ mod tests {
         let dir = tmp("batch");
         let rec = Recording::default();
         let mut d = daemon(&dir, &rec);
-        assert_eq!(rec.take(), vec![Call::Setup(vec![])]);
+        assert_eq!(rec.take(), vec![Call::Setup(sshd_sets(), vec![])]);
         let ips = [
             "192.0.2.1",
             "192.0.2.2",
@@ -798,16 +817,19 @@ mod tests {
             rec.take(),
             vec![Call::Apply(vec![
                 Op::Add {
+                    set: 0,
                     net: "192.0.2.1/32".parse().unwrap(),
                     seconds: secs,
                     replace: false
                 },
                 Op::Add {
+                    set: 0,
                     net: "192.0.2.2/32".parse().unwrap(),
                     seconds: secs,
                     replace: false
                 },
                 Op::Add {
+                    set: 0,
                     net: "2001:db8::7/128".parse().unwrap(),
                     seconds: secs,
                     replace: false
@@ -870,7 +892,10 @@ mod tests {
         };
         assert_eq!(
             rec.take(),
-            vec![Call::Setup(vec![("192.0.2.1/32".parse().unwrap(), 500)])]
+            vec![Call::Setup(
+                sshd_sets(),
+                vec![(0, "192.0.2.1/32".parse().unwrap(), 500)]
+            )]
         );
         // 192.0.2.9 was banned once before: its next ban lasts 2 × 10 min and it weighs 2 per failure.
         let t = Timestamp::from_second(NOW + 100).unwrap();
@@ -890,6 +915,7 @@ mod tests {
         assert_eq!(
             rec.take(),
             vec![Call::Apply(vec![Op::Add {
+                set: 0,
                 net: "192.0.2.9/32".parse().unwrap(),
                 seconds: 1200,
                 replace: false
@@ -918,6 +944,7 @@ mod tests {
         assert_eq!(
             rec.take(),
             vec![Call::Apply(vec![Op::Remove {
+                set: 0,
                 net: "192.0.2.1/32".parse().unwrap()
             }])]
         );
@@ -993,7 +1020,10 @@ mod tests {
         // The table is put back with the ban in force (what follows an nftables reload).
         assert_eq!(
             rec.take(),
-            vec![Call::Setup(vec![("192.0.2.1/32".parse().unwrap(), 600)])]
+            vec![Call::Setup(
+                sshd_sets(),
+                vec![(0, "192.0.2.1/32".parse().unwrap(), 600)]
+            )]
         );
         d.handle(lines(&["192.0.2.2"], 20), NOW);
         d.flush();
