@@ -5,6 +5,7 @@ pub mod dates;
 pub mod definition;
 pub mod finder;
 pub mod generic;
+pub mod jail_matcher;
 pub mod line;
 pub mod samples;
 pub mod tags;
