@@ -10,4 +10,5 @@ pub mod firewall;
 pub mod generate;
 pub mod guard;
 pub mod host;
+pub mod location;
 pub mod profile;

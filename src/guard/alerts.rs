@@ -11,8 +11,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::config::AlertConfig;
-use super::daemon::net_text;
-use super::jail::Ban;
+use super::jail::{Ban, net_text};
 use super::log;
 
 pub fn on_ban(cfg: &AlertConfig, jail: &str, ban: &Ban) {

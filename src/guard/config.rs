@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::duration::Seconds;
 use super::matcher::{LogType, Mode};
 use crate::firewall::scope::{Scope, Services, parse_scope};
-use crate::profile::line_col;
+use crate::location::line_col;
 
 pub const DEFAULT_CONFIG: &str = "/etc/portcullis/portcullis.toml";
 /// The guard's own state, apart from apply's transactions in /var/lib/portcullis: the daemon runs as

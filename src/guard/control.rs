@@ -127,7 +127,9 @@ fn peer_uid(stream: &UnixStream) -> Option<u32> {
 }
 
 /// Accept connections until the daemon is gone. Each one is one request.
-pub fn serve(listener: UnixListener, daemon: mpsc::SyncSender<crate::guard::daemon::Event>) {
+/// Answer requests on `listener`: each goes to `forward` with a channel for its response;
+/// `forward` returns false when the daemon is gone, which ends the loop.
+pub fn serve(listener: UnixListener, forward: impl Fn(Request, mpsc::Sender<Response>) -> bool) {
     // SAFETY: geteuid cannot fail.
     let own_uid = unsafe { libc::geteuid() };
     for stream in listener.incoming() {
@@ -137,10 +139,7 @@ pub fn serve(listener: UnixListener, daemon: mpsc::SyncSender<crate::guard::daem
             match read_request(&stream) {
                 Ok(req) => {
                     let (tx, rx) = mpsc::channel();
-                    if daemon
-                        .send(crate::guard::daemon::Event::Control(req, tx))
-                        .is_err()
-                    {
+                    if !forward(req, tx) {
                         return;
                     }
                     rx.recv_timeout(Duration::from_secs(30))

@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::config::{self, Backend, GuardConfig, JailConfig, SourceSpec};
 use super::control::{self, Request, Response};
-use super::jail::{Ban, IgnoreList, Jail, Outcome, Policy};
+use super::jail::{Ban, IgnoreList, Jail, Outcome, Policy, net_text};
 use super::line_matcher::{self, LineMatcher};
 use super::matcher::{Failure, Host, LineVerdict, MatcherOptions};
 use super::source::{self, Mark, SourceMsg};
@@ -108,15 +108,6 @@ fn matcher_for(cfg: &JailConfig) -> Box<dyn LineMatcher> {
         logtype: cfg.logtype,
         timezone,
     })
-}
-
-/// Display form of a banned network: the bare address for a single host.
-pub fn net_text(net: &IpNet) -> String {
-    if net.prefix_len() == net.max_prefix_len() {
-        net.addr().to_string()
-    } else {
-        net.to_string()
-    }
 }
 
 fn time_text(unix: i64) -> String {
@@ -327,6 +318,23 @@ impl Daemon {
             Request::Unban { ip, all } => self.manual_unban(ip.as_deref(), all),
             Request::Reload {} => self.reload(now),
         }
+    }
+
+    /// Each jail's numbers, for the metrics file.
+    pub fn figures(&self, now: i64) -> Vec<metrics::JailFigures> {
+        self.jails
+            .iter()
+            .map(|rt| metrics::JailFigures {
+                name: rt.jail.name.clone(),
+                lines: rt.stats.lines,
+                lines_dropped: rt.stats.dropped,
+                failures: rt.jail.counters.total_failed,
+                bans: rt.jail.counters.total_banned,
+                banned: rt.jail.bans().iter().filter(|b| b.end > now).count() as u64,
+                failing: rt.jail.currently_failed() as u64,
+                lag_seconds: rt.last_line_time.map(|t| (now - t.as_second()).max(0)),
+            })
+            .collect()
     }
 
     pub fn jail_status(&self, i: usize, now: i64, with_list: bool) -> serde_json::Value {
@@ -639,7 +647,11 @@ pub fn run(opts: RunOptions) -> anyhow::Result<ExitCode> {
     let (tx, rx) = mpsc::sync_channel::<Event>(16);
     let listener = control::bind(&socket)?;
     let ctl_tx = tx.clone();
-    spawn("control".into(), move || control::serve(listener, ctl_tx))?;
+    spawn("control".into(), move || {
+        control::serve(listener, |req, reply| {
+            ctl_tx.send(Event::Control(req, reply)).is_ok()
+        })
+    })?;
     daemon.start_sources(&tx)?;
     drop(tx);
     sys::install_signal_flags();
@@ -706,7 +718,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<ExitCode> {
         if let (Some(path), true) = (daemon.cfg.metrics.textfile.clone(), metrics_due) {
             last_metrics = Some(Instant::now());
             metrics_pending = false;
-            if let Err(e) = metrics::write_textfile(&path, &daemon, now_unix()) {
+            if let Err(e) = metrics::write_textfile(&path, &daemon.figures(now_unix())) {
                 log::warn(format_args!("metrics textfile {}: {e}", path.display()));
             }
         }

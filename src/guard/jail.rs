@@ -90,6 +90,15 @@ impl IgnoreList {
     }
 }
 
+/// Display form of a banned network: the bare address for a single host.
+pub fn net_text(net: &IpNet) -> String {
+    if net.prefix_len() == net.max_prefix_len() {
+        net.addr().to_string()
+    } else {
+        net.to_string()
+    }
+}
+
 /// `::ffff:192.0.2.1` is the IPv4 address 192.0.2.1 for banning and whitelisting.
 pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {

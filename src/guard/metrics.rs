@@ -4,10 +4,22 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::daemon::Daemon;
+/// One jail's numbers, as the daemon hands them over.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JailFigures {
+    pub name: String,
+    pub lines: u64,
+    pub lines_dropped: u64,
+    pub failures: u64,
+    pub bans: u64,
+    pub banned: u64,
+    pub failing: u64,
+    /// Now minus the newest line's time (None before the first line).
+    pub lag_seconds: Option<i64>,
+}
 
-/// The exposition text. Pure apart from reading the daemon's counters.
-pub fn render(d: &Daemon, now: i64) -> String {
+/// The exposition text.
+pub fn render(jails: &[JailFigures]) -> String {
     let mut s = String::new();
     let series: [(&str, &str, &str); 7] = [
         ("portcullis_guard_lines_total", "counter", "Log lines read."),
@@ -40,29 +52,57 @@ pub fn render(d: &Daemon, now: i64) -> String {
     ];
     for (name, kind, help) in series {
         let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for rt in &d.jails {
+        for j in jails {
             let v = match name {
-                "portcullis_guard_lines_total" => rt.stats.lines as i64,
-                "portcullis_guard_lines_dropped_total" => rt.stats.dropped as i64,
-                "portcullis_guard_failures_total" => rt.jail.counters.total_failed as i64,
-                "portcullis_guard_bans_total" => rt.jail.counters.total_banned as i64,
-                "portcullis_guard_banned" => {
-                    rt.jail.bans().iter().filter(|b| b.end > now).count() as i64
-                }
-                "portcullis_guard_failing_addresses" => rt.jail.currently_failed() as i64,
-                _ => match rt.last_line_time {
-                    Some(t) => (now - t.as_second()).max(0),
+                "portcullis_guard_lines_total" => j.lines as i64,
+                "portcullis_guard_lines_dropped_total" => j.lines_dropped as i64,
+                "portcullis_guard_failures_total" => j.failures as i64,
+                "portcullis_guard_bans_total" => j.bans as i64,
+                "portcullis_guard_banned" => j.banned as i64,
+                "portcullis_guard_failing_addresses" => j.failing as i64,
+                _ => match j.lag_seconds {
+                    Some(lag) => lag,
                     None => continue,
                 },
             };
-            let _ = writeln!(s, "{name}{{jail=\"{}\"}} {v}", rt.jail.name);
+            let _ = writeln!(s, "{name}{{jail=\"{}\"}} {v}", j.name);
         }
     }
     s
 }
 
-pub fn write_textfile(path: &Path, d: &Daemon, now: i64) -> std::io::Result<()> {
+pub fn write_textfile(path: &Path, jails: &[JailFigures]) -> std::io::Result<()> {
     let tmp = path.with_extension("prom.tmp");
-    std::fs::write(&tmp, render(d, now))?;
+    std::fs::write(&tmp, render(jails))?;
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_series_has_help_type_and_a_row_per_jail_and_lag_waits_for_a_line() {
+        let jails = [
+            JailFigures {
+                name: "sshd".into(),
+                lines: 10,
+                failures: 4,
+                banned: 1,
+                lag_seconds: Some(3),
+                ..JailFigures::default()
+            },
+            JailFigures {
+                name: "recidive".into(),
+                ..JailFigures::default()
+            },
+        ];
+        let text = render(&jails);
+        assert!(text.contains("# TYPE portcullis_guard_lines_total counter\n"));
+        assert!(text.contains("portcullis_guard_lines_total{jail=\"sshd\"} 10\n"));
+        assert!(text.contains("portcullis_guard_failures_total{jail=\"sshd\"} 4\n"));
+        assert!(text.contains("portcullis_guard_banned{jail=\"recidive\"} 0\n"));
+        assert!(text.contains("portcullis_guard_source_lag_seconds{jail=\"sshd\"} 3\n"));
+        assert!(!text.contains("portcullis_guard_source_lag_seconds{jail=\"recidive\"}"));
+    }
 }

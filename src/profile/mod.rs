@@ -79,23 +79,7 @@ impl Profile {
     }
 }
 
-/// 1-based line and column (in characters) of a byte offset: how every config error points at
-/// its place (the guard's `[guard]` loader uses it too).
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    (line, col)
-}
+pub use crate::location::line_col;
 
 #[cfg(test)]
 mod tests {
