@@ -100,7 +100,11 @@ fn stdin_lines_ban_and_the_ban_is_posted_mailed_and_counted() {
         .expect("no webhook POST within 15 s");
     let (head, body) = request.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("POST /hook HTTP/1.1\r\n"), "{head}");
-    assert!(head.contains("Content-Type: application/json"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{head}"
+    );
     let v: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(
         (v["event"].as_str(), v["jail"].as_str(), v["ip"].as_str()),
@@ -116,13 +120,26 @@ fn stdin_lines_ban_and_the_ban_is_posted_mailed_and_counted() {
     );
 
     let mail = wait_file(&dir.join("mail.txt"), "192.0.2.77");
-    assert!(mail.starts_with("To: root@localhost, ops@example.org\nSubject: [portcullis] 192.0.2.77 banned by jail sshd"), "{mail}");
+    let (mail_head, _) = mail.split_once("\r\n\r\n").expect("headers, then a body");
+    assert!(
+        mail_head.contains("To: root@localhost, ops@example.org\r\n"),
+        "{mail}"
+    );
+    assert!(
+        mail_head.contains("Subject: [portcullis] sshd: banned 192.0.2.77 on "),
+        "{mail}"
+    );
     assert!(
         !mail.contains("6.6.6.6"),
         "log text must not reach the mail: {mail}"
     );
     let args = wait_file(&dir.join("mail.args"), "ops@example.org");
-    assert_eq!(args, "-i\n--\nroot@localhost\nops@example.org\n");
+    // lettre's envelope: sender with -f, then the recipients after "--".
+    assert!(args.starts_with("-i\n-f\nportcullis@"), "{args}");
+    assert!(
+        args.ends_with("\n--\nroot@localhost\nops@example.org\n"),
+        "{args}"
+    );
 
     let prom = wait_file(
         &dir.join("guard.prom"),

@@ -116,19 +116,43 @@ pub fn drop_in_text(profile: &Profile, snap: &Snapshot, packaged: bool) -> Optio
     let webhook = alerts
         .and_then(|a| a.get("webhook"))
         .and_then(|w| w.as_str());
+    // Each host an alert talks to: an address can be allowed alone, a name cannot.
+    let mut peers: Vec<(String, String)> = Vec::new();
     if let Some(url) = webhook {
-        match crate::guard::alerts::parse_http_url(url) {
-            Ok((host, _, _)) if host.parse::<std::net::IpAddr>().is_ok() => {
-                service.push("# The alert webhook's address.".into());
-                service.push(format!("IPAddressAllow={host}"));
-            }
-            _ => {
-                // A name resolves to addresses nobody can list ahead of time.
-                service.push(format!(
-                    "# The alert webhook {url} is named, not an address: no address filter."
-                ));
-                service.push("IPAddressDeny=".into());
-            }
+        let host = crate::guard::alerts::webhook::host_of(url).unwrap_or_default();
+        peers.push((format!("the alert webhook {url}"), host));
+    }
+    if let Some(host) = alerts
+        .and_then(|a| a.get("smtp"))
+        .and_then(|s| s.get("host"))
+        .and_then(|h| h.as_str())
+    {
+        peers.push(("the SMTP relay".into(), host.to_string()));
+    }
+    if alerts
+        .and_then(|a| a.get("whois"))
+        .and_then(|w| w.as_bool())
+        .unwrap_or(false)
+    {
+        peers.push(("whois".into(), String::new()));
+    }
+    let named: Vec<&String> = peers
+        .iter()
+        .filter(|(_, h)| h.parse::<std::net::IpAddr>().is_err())
+        .map(|(what, _)| what)
+        .collect();
+    if !named.is_empty() {
+        let list: Vec<&str> = named.iter().map(|s| s.as_str()).collect();
+        // A name resolves to addresses nobody can list ahead of time.
+        service.push(format!(
+            "# {} talk to named hosts, not addresses: no address filter.",
+            list.join(", ")
+        ));
+        service.push("IPAddressDeny=".into());
+    } else {
+        for (what, host) in &peers {
+            service.push(format!("# The address of {what}."));
+            service.push(format!("IPAddressAllow={host}"));
         }
     }
     let mails = alerts

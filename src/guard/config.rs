@@ -86,14 +86,8 @@ pub struct JailConfig {
     pub scope: Scope,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AlertConfig {
-    /// Recipients of a mail per ban, sent through the local sendmail.
-    pub mail_to: Vec<String>,
-    pub sendmail: PathBuf,
-    /// URL receiving a JSON POST per ban (http:// only; put a local relay in front for TLS).
-    pub webhook: Option<String>,
-}
+pub use super::alerts::AlertConfig;
+use super::alerts::{mail::SmtpConfig, mail::SmtpTls, webhook};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MetricsConfig {
@@ -192,8 +186,22 @@ struct RawJail {
 #[serde(deny_unknown_fields)]
 struct RawAlerts {
     mail_to: Option<Vec<String>>,
+    mail_from: Option<String>,
     sendmail: Option<PathBuf>,
-    webhook: Option<String>,
+    whois: Option<bool>,
+    lines: Option<bool>,
+    webhook: Option<toml::Spanned<String>>,
+    smtp: Option<RawSmtp>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: String,
+    port: Option<u16>,
+    tls: Option<SmtpTls>,
+    username: Option<String>,
+    password_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -391,19 +399,37 @@ pub fn parse_str(text: &str, file: &Path) -> Result<GuardConfig, ConfigError> {
         let scope = scope_of(&j).map_err(|(start, m)| at(start, m))?;
         jails.insert(name.clone(), jail_from_raw(name, j, scope));
     }
-    let alerts = raw.alerts.map_or_else(
-        || AlertConfig {
+    let alerts = match raw.alerts {
+        None => AlertConfig {
             sendmail: PathBuf::from("/usr/sbin/sendmail"),
             ..Default::default()
         },
-        |a| AlertConfig {
-            mail_to: a.mail_to.unwrap_or_default(),
-            sendmail: a
-                .sendmail
-                .unwrap_or_else(|| PathBuf::from("/usr/sbin/sendmail")),
-            webhook: a.webhook,
-        },
-    );
+        Some(a) => {
+            if let Some(url) = &a.webhook {
+                webhook::check_url(url.get_ref()).map_err(|m| at(url.span().start, m))?;
+            }
+            AlertConfig {
+                mail_to: a.mail_to.unwrap_or_default(),
+                mail_from: a.mail_from,
+                sendmail: a
+                    .sendmail
+                    .unwrap_or_else(|| PathBuf::from("/usr/sbin/sendmail")),
+                smtp: a.smtp.map(|s| {
+                    let tls = s.tls.unwrap_or_default();
+                    SmtpConfig {
+                        host: s.host,
+                        port: s.port.unwrap_or(SmtpConfig::default_port(tls)),
+                        tls,
+                        username: s.username,
+                        password_file: s.password_file,
+                    }
+                }),
+                whois: a.whois.unwrap_or(false),
+                lines: a.lines.unwrap_or(false),
+                webhook: a.webhook.map(|w| w.into_inner()),
+            }
+        }
+    };
     Ok(GuardConfig {
         file: file.to_path_buf(),
         file_required: false,

@@ -333,7 +333,14 @@ impl Daemon {
             self.ops.clear();
         }
         for (jail, ban) in self.new_bans.drain(..) {
-            alerts::on_ban(&self.cfg.alerts, &jail, &ban);
+            alerts::on_ban(
+                &self.cfg.alerts,
+                &alerts::BanAlert {
+                    jail,
+                    ban,
+                    lines: Vec::new(),
+                },
+            );
         }
         for (tx, resp) in self.replies.drain(..) {
             let _ = tx.send(resp);
