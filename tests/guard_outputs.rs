@@ -1,6 +1,6 @@
 //! The stdin source and what a ban sends out: the webhook POST (to a listener in this test), the mail
-//! (through a stand-in sendmail that records its argument vector and message), and the metrics
-//! textfile. Dry-run backend: no root needed.
+//! (through a stand-in sendmail that records its argument vector and message, or over SMTP to
+//! Python's stdlib SMTP server), and the metrics textfile. Dry-run backend: no root needed.
 
 mod fail2ban_pkg;
 
@@ -264,5 +264,115 @@ fn bans_are_logged_the_way_fail2bans_recidive_jail_reads_them() {
         "{report}"
     );
     drop(guard);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Python's stdlib SMTP server on loopback, writing what it receives into a directory.
+struct SmtpSink {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl SmtpSink {
+    fn start(dir: &std::path::Path) -> SmtpSink {
+        std::fs::create_dir_all(dir).unwrap();
+        let mut child = Command::new("/usr/bin/python3")
+            .args(["-W", "ignore"])
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/smtp_sink/sink.py"
+            ))
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs the SMTP sink");
+        let mut port = String::new();
+        let mut out = child.stdout.take().unwrap();
+        let mut byte = [0u8; 1];
+        while out.read(&mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
+            port.push(byte[0] as char);
+        }
+        SmtpSink {
+            child,
+            port: port.trim().parse().expect("the sink prints its port"),
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// No local sendmail: the ban mail goes over SMTP to the relay of `[guard.alerts.smtp]`, with the
+/// banned address's matched lines (`lines = true`) and no one else's.
+#[test]
+fn without_sendmail_the_mail_goes_over_smtp_with_the_matched_lines() {
+    let dir = std::env::temp_dir().join(format!("pc-smtp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let sink = SmtpSink::start(&dir.join("mail"));
+    std::fs::write(
+        dir.join("guard.toml"),
+        format!(
+            "[guard]\nbackend = \"dry-run\"\nignoreself = false\nstate_dir = \"{0}/state\"\nsocket = \"{0}/guard.sock\"\n\
+             [guard.jails.sshd]\nstdin = true\nmaxretry = 2\n\
+             [guard.alerts]\nmail_to = [\"admin@example.com\"]\nmail_from = \"guard@vps.example\"\n\
+             sendmail = \"{0}/no-sendmail\"\nlines = true\n\
+             [guard.alerts.smtp]\nhost = \"127.0.0.1\"\nport = {1}\ntls = \"none\"\n",
+            dir.display(),
+            sink.port
+        ),
+    )
+    .unwrap();
+    let mut guard = Daemon::start(&dir.join("guard.toml"));
+    let mut stdin = guard.0.stdin.take().unwrap();
+    writeln!(
+        stdin,
+        "Failed password for alice from 198.51.100.30 port 1 ssh2"
+    )
+    .unwrap();
+    writeln!(
+        stdin,
+        "Failed password for root from 192.0.2.44 port 10 ssh2"
+    )
+    .unwrap();
+    writeln!(
+        stdin,
+        "Failed password for admin from 192.0.2.44 port 11 ssh2"
+    )
+    .unwrap();
+    stdin.flush().unwrap();
+
+    let mail = wait_file(&dir.join("mail/1.eml"), "192.0.2.44");
+    let (head, body) = mail
+        .split_once("\r\n\r\n")
+        .or_else(|| mail.split_once("\n\n"))
+        .unwrap();
+    assert!(
+        head.contains("X-Envelope-From: guard@vps.example"),
+        "{head}"
+    );
+    assert!(head.contains("X-Envelope-To: admin@example.com"), "{head}");
+    assert!(
+        head.contains("Subject: [portcullis] sshd: banned 192.0.2.44 on "),
+        "{head}"
+    );
+    assert!(
+        body.contains("Failed password for root from 192.0.2.44 port 10 ssh2"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Failed password for admin from 192.0.2.44 port 11 ssh2"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("198.51.100.30"),
+        "another address's line: {body}"
+    );
+    drop(guard);
+    drop(sink);
     let _ = std::fs::remove_dir_all(&dir);
 }

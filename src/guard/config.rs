@@ -84,6 +84,10 @@ pub struct JailConfig {
     pub bantime_maxtime: Option<Seconds>,
     /// What the bans block: every port (the default), or `port` over `protocol` only.
     pub scope: Scope,
+    /// Lines kept per address for a mail with lines (fail2ban's `maxmatches`; None: maxretry).
+    pub maxmatches: Option<u32>,
+    /// The jail's own alerts (a fail2ban jail's mail actions); None: `[guard.alerts]`.
+    pub alerts: Option<AlertConfig>,
 }
 
 pub use super::alerts::AlertConfig;
@@ -325,6 +329,8 @@ fn scope_of(raw: &RawJail) -> Result<Scope, (usize, String)> {
 fn jail_from_raw(name: String, raw: RawJail, scope: Scope) -> JailConfig {
     JailConfig {
         scope,
+        maxmatches: None,
+        alerts: None,
         name,
         enabled: raw.enabled.unwrap_or(true),
         filter: raw.filter.unwrap_or_default(),

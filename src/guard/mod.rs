@@ -22,6 +22,7 @@ pub mod jailconf;
 pub mod line_matcher;
 pub mod lines;
 pub mod log;
+pub mod match_lines;
 pub mod matcher;
 pub mod metrics;
 pub mod pyregex;

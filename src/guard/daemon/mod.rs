@@ -19,8 +19,9 @@ use serde_json::json;
 
 use super::config::{self, Backend, GuardConfig, JailConfig, SourceSpec};
 use super::control::{self, Request, Response};
-use super::jail::{Ban, IgnoreList, Jail, Outcome, Policy, net_text};
+use super::jail::{IgnoreList, Jail, Outcome, Policy, net_text};
 use super::line_matcher::{self, LineMatcher};
+use super::match_lines::MatchLines;
 use super::matcher::{Failure, Host, LineVerdict, MatcherOptions};
 use super::source::{self, Mark, SourceMsg};
 use super::state::{self, Batch, State};
@@ -61,6 +62,26 @@ pub struct JailRt {
     pub stats: LineStats,
     /// Newest source time seen, for the lag metric.
     pub last_line_time: Option<Timestamp>,
+    /// Matched lines per address, when this jail's ban mail includes them.
+    lines: Option<MatchLines>,
+}
+
+/// Addresses whose matched lines a jail keeps for its mail.
+const MATCH_LINE_ADDRESSES: usize = 2_000;
+
+/// The jail's alerts: its own (a fail2ban jail's mail actions) or the `[guard.alerts]` ones.
+fn alerts_of<'a>(cfg: &'a GuardConfig, jail: &'a JailConfig) -> &'a alerts::AlertConfig {
+    jail.alerts.as_ref().unwrap_or(&cfg.alerts)
+}
+
+fn match_lines_for(cfg: &GuardConfig, jail: &JailConfig) -> Option<MatchLines> {
+    let a = alerts_of(cfg, jail);
+    (a.lines && !a.mail_to.is_empty()).then(|| {
+        MatchLines::new(
+            jail.maxmatches.unwrap_or(jail.maxretry) as usize,
+            MATCH_LINE_ADDRESSES,
+        )
+    })
 }
 
 pub struct Daemon {
@@ -71,7 +92,8 @@ pub struct Daemon {
     state: State,
     batch: Batch,
     ops: Vec<Op>,
-    new_bans: Vec<(String, Ban)>,
+    /// New bans to alert about, with the index of their jail.
+    new_bans: Vec<(usize, alerts::BanAlert)>,
     replies: Vec<(mpsc::Sender<Response>, Response)>,
     failures: Vec<Failure>,
     reapply: bool,
@@ -138,6 +160,7 @@ impl Daemon {
                 cfg: j.clone(),
                 stats: LineStats::default(),
                 last_line_time: None,
+                lines: match_lines_for(&cfg, j),
             })
             .collect();
         let started = Instant::now();
@@ -243,6 +266,11 @@ impl Daemon {
                     }
                     for f in self.failures.drain(..) {
                         let Host::Ip(ip) = f.host else { continue }; // names are never resolved
+                        if let Some(kept) = rt.lines.as_mut() {
+                            if !self.ignore.contains(ip) {
+                                kept.push(rt.jail.key(ip), line);
+                            }
+                        }
                         match rt
                             .jail
                             .on_failure(ip, f.time.as_second(), 1, now, &self.ignore)
@@ -265,7 +293,19 @@ impl Daemon {
                                     replace: false,
                                 });
                                 self.batch.bans.push((rt.jail.name.clone(), ban.clone()));
-                                self.new_bans.push((rt.jail.name.clone(), ban));
+                                let lines = rt
+                                    .lines
+                                    .as_mut()
+                                    .map(|l| l.take(&ban.net))
+                                    .unwrap_or_default();
+                                self.new_bans.push((
+                                    source,
+                                    alerts::BanAlert {
+                                        jail: rt.jail.name.clone(),
+                                        ban,
+                                        lines,
+                                    },
+                                ));
                             }
                             Outcome::Ignored => {
                                 rt.stats.ignored += 1;
@@ -332,15 +372,12 @@ impl Daemon {
             }
             self.ops.clear();
         }
-        for (jail, ban) in self.new_bans.drain(..) {
-            alerts::on_ban(
-                &self.cfg.alerts,
-                &alerts::BanAlert {
-                    jail,
-                    ban,
-                    lines: Vec::new(),
-                },
-            );
+        for (i, alert) in self.new_bans.drain(..) {
+            let cfg = match self.jails.get(i) {
+                Some(rt) => alerts_of(&self.cfg, &rt.cfg),
+                None => &self.cfg.alerts,
+            };
+            alerts::on_ban(cfg, &alert);
         }
         for (tx, resp) in self.replies.drain(..) {
             let _ = tx.send(resp);

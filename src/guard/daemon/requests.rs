@@ -105,7 +105,14 @@ impl Daemon {
             replace: true,
         });
         self.batch.bans.push((jail.to_string(), ban.clone()));
-        self.new_bans.push((jail.to_string(), ban.clone()));
+        self.new_bans.push((
+            i,
+            alerts::BanAlert {
+                jail: jail.to_string(),
+                ban: ban.clone(),
+                lines: Vec::new(),
+            },
+        ));
         Response::ok(
             json!({ "banned": net_text(&key), "until": time_text(ban.end), "count": ban.count }),
         )
