@@ -14,6 +14,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod duration;
+pub mod fail2ban;
 pub mod fail2ban_files;
 pub mod fail2ban_log;
 pub mod filter;
