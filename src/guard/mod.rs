@@ -32,4 +32,6 @@ pub mod state;
 pub mod status_text;
 pub mod sys;
 pub mod test_cmd;
+pub mod test_generic;
+pub mod test_samples;
 pub mod window;

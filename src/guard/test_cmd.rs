@@ -1,4 +1,6 @@
-//! `portcullis guard test`: match a log against the sshd filter, like `fail2ban-regex`.
+//! `portcullis guard test`: match a log against a filter, like `fail2ban-regex`. This file is
+//! the sshd fast path (`--filter sshd`); a FILTER argument runs any filter.d filter
+//! (`test_generic`), and `--samples` runs fail2ban's sample suite (`test_samples`).
 //!
 //! Reads the whole input once, streaming, and reports what matched, which rules fired, the top
 //! offenders and which addresses a jail would ban when the file is replayed with `maxretry` and
@@ -26,7 +28,7 @@ use super::window::Ticket;
 
 #[derive(Debug, clap::Args)]
 pub struct TestArgs {
-    /// Filter to apply (only `sshd` exists).
+    /// The built-in sshd fast path (used when no FILTER is given).
     #[arg(long, default_value = "sshd")]
     pub filter: String,
     /// fail2ban's sshd filter mode.
@@ -53,14 +55,35 @@ pub struct TestArgs {
     /// With --json: one object per input line (NDJSON) instead of a summary.
     #[arg(long)]
     pub per_line: bool,
+    /// fail2ban configuration directory whose filter.d FILTER names are looked up in.
+    #[arg(long, default_value = "/etc/fail2ban")]
+    pub config: std::path::PathBuf,
+    /// With FILTER: try every failregex on each line, not only until the first matches.
+    #[arg(long)]
+    pub all_regex: bool,
+    /// Run fail2ban's sample suite: FILE is its sample-log directory (tests/files/logs), FILTER
+    /// one filter to run (default: every filter with a sample log).
+    #[arg(long)]
+    pub samples: bool,
     /// Log file to read, or `-` for standard input.
     pub file: String,
+    /// A filter.d filter: a name (`sshd`), options (`sshd[mode=aggressive]`) or a .conf path.
+    pub filter_spec: Option<String>,
 }
 
 pub fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
+    if args.samples {
+        return super::test_samples::run(args);
+    }
+    if let Some(spec) = &args.filter_spec {
+        if args.per_line && !args.json {
+            bail!("--per-line needs --json (it prints one JSON object per line)");
+        }
+        return super::test_generic::run(args, spec);
+    }
     if args.filter != "sshd" {
         bail!(
-            "unknown filter {:?}: only \"sshd\" is available",
+            "--filter {:?}: the fast path is sshd only; give a filter.d filter as FILTER (guard test LOG {0})",
             args.filter
         );
     }

@@ -7,5 +7,6 @@ pub mod finder;
 pub mod generic;
 pub mod jail_matcher;
 pub mod line;
+pub mod runtime;
 pub mod samples;
 pub mod tags;
