@@ -32,6 +32,8 @@ struct FailureJson {
     rule: usize,
     host: String,
     time: Option<String>,
+    /// The same time as epoch seconds, as fail2ban prints it.
+    epoch: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -175,6 +177,7 @@ pub fn run(args: &TestArgs, filter_arg: &str) -> anyhow::Result<ExitCode> {
                         rule: f.rule,
                         host: f.id.as_ref().map(id_text).unwrap_or_default(),
                         time: time_text(f.time, &zone),
+                        epoch: f.time,
                         user: f
                             .data
                             .groups
