@@ -13,6 +13,9 @@ const TZ: &str = "UTC";
 /// (id, whole seconds) of each failure, in order.
 type Rows = Vec<(String, i64)>;
 
+/// A filter's name, fail2ban-regex's rows and ours.
+type Compared = (String, Result<Rows, String>, Result<Rows, String>);
+
 fn fail2ban_rows(log: &Path, filter: &str) -> Result<Rows, String> {
     let root = fail2ban_pkg::root();
     let out = Command::new("/usr/bin/python3")
@@ -87,7 +90,7 @@ fn guard_test_finds_what_fail2ban_regex_finds_on_every_sample_log() {
     let (mut same, mut total_rows, mut differing_rows) = (0, 0, 0);
     let mut report = Vec::new();
     // Two at a time: fail2ban-regex is a Python start-up per filter.
-    let results: Vec<(String, Result<Rows, String>, Result<Rows, String>)> = names
+    let results: Vec<Compared> = names
         .chunks(2)
         .flat_map(|pair| {
             let handles: Vec<_> = pair
