@@ -59,6 +59,7 @@ impl OptionSet {
             mode,
             logtype,
             timezone: paris(),
+            sshd_plus: false,
         })
     }
 }

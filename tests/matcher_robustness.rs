@@ -19,6 +19,7 @@ fn matcher(mode: Mode, logtype: LogType) -> SshdMatcher {
         mode,
         logtype,
         timezone: TimeZone::UTC,
+        sshd_plus: false,
     })
 }
 

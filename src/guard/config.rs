@@ -88,6 +88,8 @@ pub struct JailConfig {
     pub maxmatches: Option<u32>,
     /// The jail's own alerts (a fail2ban jail's mail actions); None: `[guard.alerts]`.
     pub alerts: Option<AlertConfig>,
+    /// The sshd filter's sshd-plus rules too (beyond fail2ban; off by default).
+    pub sshd_plus: bool,
 }
 
 pub use super::alerts::AlertConfig;
@@ -184,6 +186,7 @@ struct RawJail {
     bantime_maxtime: Option<Positive>,
     port: Option<toml::Spanned<String>>,
     protocol: Option<toml::Spanned<String>>,
+    sshd_plus: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -331,6 +334,7 @@ fn jail_from_raw(name: String, raw: RawJail, scope: Scope) -> JailConfig {
         scope,
         maxmatches: None,
         alerts: None,
+        sshd_plus: raw.sshd_plus.unwrap_or(false),
         name,
         enabled: raw.enabled.unwrap_or(true),
         filter: raw.filter.unwrap_or_default(),
@@ -368,6 +372,7 @@ fn default_sshd() -> RawJail {
         bantime_maxtime: None,
         port: None,
         protocol: None,
+        sshd_plus: None,
     }
 }
 

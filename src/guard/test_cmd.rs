@@ -58,6 +58,9 @@ pub struct TestArgs {
     /// fail2ban configuration directory whose filter.d FILTER names are looked up in.
     #[arg(long, default_value = "/etc/fail2ban")]
     pub config: std::path::PathBuf,
+    /// The sshd fast path with the sshd-plus rules (beyond fail2ban; see docs/guard.md).
+    #[arg(long)]
+    pub sshd_plus: bool,
     /// With FILTER: try every failregex on each line, not only until the first matches.
     #[arg(long)]
     pub all_regex: bool,
@@ -104,6 +107,7 @@ pub fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
         mode: args.mode,
         logtype: args.logtype,
         timezone: timezone.clone(),
+        sshd_plus: args.sshd_plus,
     };
     let mut replay = Replay::new(options, args.findtime.0, args.maxretry);
     let stdout = io::stdout().lock();

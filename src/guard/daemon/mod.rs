@@ -129,6 +129,7 @@ fn matcher_for(cfg: &JailConfig) -> Box<dyn LineMatcher> {
         mode: cfg.mode,
         logtype: cfg.logtype,
         timezone,
+        sshd_plus: cfg.sshd_plus,
     })
 }
 

@@ -70,6 +70,9 @@ pub struct MatcherOptions {
     pub logtype: LogType,
     /// Zone for timestamps that carry no offset.
     pub timezone: TimeZone,
+    /// The sshd-plus rules too (off by default: fail2ban's behaviour exactly). See
+    /// `rules::sshd_plus_rules`.
+    pub sshd_plus: bool,
 }
 
 /// Where a failure came from: an address, or a host name kept as raw text (never resolved).
@@ -147,6 +150,8 @@ mod fast;
 mod id_table;
 mod ip6;
 mod patterns;
+#[cfg(test)]
+mod plus_tests;
 mod prefix;
 mod rules;
 mod runs;
@@ -164,7 +169,11 @@ use usual_start::UsualStart;
 
 /// Ids of every rule, in fail2ban's order, for the given mode.
 pub fn rule_ids(mode: Mode) -> Vec<&'static str> {
-    let mut ids: Vec<&'static str> = RuleSet::new(mode).rules().iter().map(|r| r.id).collect();
+    let mut ids: Vec<&'static str> = RuleSet::new(mode, false)
+        .rules()
+        .iter()
+        .map(|r| r.id)
+        .collect();
     ids.dedup();
     ids
 }
@@ -179,19 +188,22 @@ pub struct SshdMatcher {
     usual: UsualStart,
     last_rule: Option<&'static str>,
     joined: String,
+    /// The message with IPv6 zone indexes cut out (sshd-plus).
+    unzoned: String,
     standalone: connections::Facts,
 }
 
 impl SshdMatcher {
     pub fn new(options: MatcherOptions) -> Self {
         SshdMatcher {
-            rules: RuleSet::new(options.mode),
+            rules: RuleSet::new(options.mode, options.sshd_plus),
             options,
             connections: Connections::default(),
             dates: DateCache::default(),
             usual: UsualStart::default(),
             last_rule: None,
             joined: String::new(),
+            unzoned: String::new(),
             standalone: connections::Facts::default(),
         }
     }
@@ -246,7 +258,13 @@ impl SshdMatcher {
             Framed::Joined(split) => (self.joined.as_str(), split),
             Framed::Offset(offset, split) => (&line[offset..], split),
         };
-        let message = &text[split.message_start..];
+        let mut message = &text[split.message_start..];
+        if self.options.sshd_plus && message.contains('%') {
+            // sshd-plus: an IPv6 address with a zone index (`fe80::1%eth0`) is the address.
+            self.unzoned.clear();
+            strip_ip6_zones(message, &mut self.unzoned);
+            message = self.unzoned.as_str();
+        }
         let Some(found) = self.rules.find(message) else {
             return LineVerdict::Missed;
         };
@@ -426,6 +444,34 @@ fn rfc5424_header(line: &str) -> Option<usize> {
 
 /// The failure's host: an address when the text is one, else the raw text.
 #[inline(always)]
+/// `text` with every `%zone` after an IPv6 address removed: `%` preceded by a hex digit or `:`
+/// of a run containing `:`, and followed by an interface name.
+fn strip_ip6_zones(text: &str, out: &mut String) {
+    let b = text.as_bytes();
+    let mut copied = 0;
+    let mut i = 0;
+    while let Some(off) = text[i..].find('%') {
+        let at = i + off;
+        let start = b[..at]
+            .iter()
+            .rposition(|c| !(c.is_ascii_hexdigit() || *c == b':' || *c == b'.'))
+            .map_or(0, |p| p + 1);
+        let is_ip6 = at > start && b[start..at].contains(&b':');
+        let zone_end = b[at + 1..]
+            .iter()
+            .position(|c| !(c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')))
+            .map_or(b.len(), |p| at + 1 + p);
+        if is_ip6 && zone_end > at + 1 {
+            out.push_str(&text[copied..at]);
+            copied = zone_end;
+            i = zone_end;
+        } else {
+            i = at + 1;
+        }
+    }
+    out.push_str(&text[copied..]);
+}
+
 fn host_of(facts: &connections::Facts) -> Option<Host> {
     match &facts.ip4 {
         Some(connections::Ip4::Value(ip)) => Some(Host::Ip(IpAddr::V4(*ip))),
@@ -495,6 +541,7 @@ fn framing_a_line_like_the_last_agrees_with_framing_it_afresh() {
         mode: Mode::Normal,
         logtype: LogType::Auto,
         timezone: TimeZone::get("Europe/Paris").unwrap(),
+        sshd_plus: false,
     };
     let now: Timestamp = "2025-03-30T12:00:00Z".parse().unwrap();
     let lines = [

@@ -13,8 +13,8 @@ use regex::{CaptureLocations, Regex, RegexBuilder};
 use super::Mode;
 use super::fast::{self, FastMatch, Shape};
 use super::patterns::{
-    ALG_MATCH, AUTHNG_USER, PAM_AUTH, PORTOPT, SUFF, addr, bracketless_not_starting_with, host,
-    no_from_before_from, no_from_to_end,
+    ALG_MATCH, AUTHNG_USER, IP4, IP6, PAM_AUTH, PORTOPT, SUFF, addr, bracketless_not_starting_with,
+    host, no_from_before_from, no_from_to_end,
 };
 
 /// One rule; its regex is compiled the first time a message needs it (most messages are read
@@ -106,8 +106,9 @@ enum FastRule {
 }
 
 impl RuleSet {
-    pub fn new(mode: Mode) -> Self {
-        let rules: Vec<Rule> = rule_specs(mode)
+    /// fail2ban's rules of `mode`, and the sshd-plus rules after them when `plus`.
+    pub fn new(mode: Mode, plus: bool) -> Self {
+        let rules: Vec<Rule> = rule_specs(mode, plus)
             .into_iter()
             .map(|(id, leads, pattern)| Rule { id, leads, pattern })
             .collect();
@@ -262,7 +263,7 @@ type Spec = (&'static str, &'static [&'static str], String);
 
 /// fail2ban's `failregex` for a mode: the common rules (with the mode's "other" rules inside),
 /// then the mode's own rules, then the `Connection from` helper.
-fn rule_specs(mode: Mode) -> Vec<Spec> {
+fn rule_specs(mode: Mode, plus: bool) -> Vec<Spec> {
     let mut specs = common_rules_before_other();
     specs.extend(match mode {
         Mode::Normal => normal_other(),
@@ -279,12 +280,42 @@ fn rule_specs(mode: Mode) -> Vec<Spec> {
             specs.extend(extra_rules());
         }
     }
+    if plus {
+        specs.extend(sshd_plus_rules());
+    }
     specs.push((
         "connection-from",
         &["Connection from"],
         format!(r"^(?P<nofail>Connection from) {}", host()),
     ));
     specs
+}
+
+/// sshd-plus: failures fail2ban's sshd filter does not see (yet), tried after all of its rules
+/// so they never change what those rules find.
+/// - OpenSSH 9.8+ (`sshd-session`) drops a connection that earned a penalty:
+///   `drop connection #0 from [ADDR]:PORT on [ADDR]:PORT penalty: failed authentication`;
+///   a drop for `past MaxStartups` (load, not an attack) is not a failure.
+/// - The obfuscated-handshake patch logs probes:
+///   `Magic value check failed (...) on obfuscated handshake from ADDR port N`.
+pub fn sshd_plus_rules() -> Vec<Spec> {
+    let addr = addr();
+    vec![
+        (
+            "penalty-drop",
+            &["drop connection #"],
+            format!(
+                r"^drop connection #\d+ from \[(?:{IP4}|{IP6})\]:\d+ on \[[^\]]*\]:\d+ penalty: \S.*$"
+            ),
+        ),
+        (
+            "obfuscated-handshake",
+            &["Magic value check failed"],
+            format!(
+                r"^Magic value check failed \(.*\) on obfuscated handshake from {addr} port \d+"
+            ),
+        ),
+    ]
 }
 
 const USER_LEADS: &[&str] = &["User "];
@@ -599,7 +630,7 @@ mod tests {
         mode: Mode,
         message: &str,
     ) -> Option<(&'static str, Option<String>, Option<String>, bool)> {
-        let mut set = RuleSet::new(mode);
+        let mut set = RuleSet::new(mode, false);
         let m = set.find(message)?;
         let host = m.ip4.or(m.ip6).or(m.dns).map(str::to_string);
         Some((
@@ -613,7 +644,7 @@ mod tests {
     #[test]
     fn every_rule_of_every_mode_compiles() {
         for mode in [Mode::Normal, Mode::Ddos, Mode::Extra, Mode::Aggressive] {
-            let set = RuleSet::new(mode);
+            let set = RuleSet::new(mode, false);
             assert!(set.rules().len() > 20);
             for rule in set.rules() {
                 compile(rule);
@@ -770,7 +801,7 @@ mod fast_agrees_with_regex {
     fn on_every_generated_message_in_every_mode() {
         let mut checked = 0;
         for mode in [Mode::Normal, Mode::Ddos, Mode::Extra, Mode::Aggressive] {
-            let mut set = RuleSet::new(mode);
+            let mut set = RuleSet::new(mode, false);
             for t in TEMPLATES {
                 for m in METHODS {
                     for u in USERS {
