@@ -3,15 +3,20 @@
 Run by tests/f2b_dates_differential.rs with Debian's python3, the unpacked package on PYTHONPATH
 and TZ=CET-01CEST-02,M3.5.0,M10.5.0 (the zone fail2ban's own tests run in):
     dates_dump.py CONFIG_DIR SAMPLE_LOGS_DIR OUT.json
+    dates_dump.py --cases IN.json OUT.json
 
 For every sample log (its name is the filter's name) one detector per run reads the log's lines
 in file order (fail2ban reorders its templates by hits, so order matters): a run with the default
 templates, and one per distinct `datepattern` the filter has (its default options and each
 `# filterOptions:` set of the log). Per line: the span of the date as processLine cuts it
 (group 1, in UTF-8 byte offsets) and the time getTime reads from it.
+
+With --cases, IN.json is a list of {"datepattern": str|null, "logtimezone": str|null, "lines":
+[...]}: each case is one detector fed its lines in order, output as a list of results lists.
 """
 
 import json
+import logging
 import os
 import sys
 
@@ -19,6 +24,8 @@ from fail2ban.server.mytime import MyTime
 
 # as fail2ban's tests/utils.py setUpMyTime does
 MyTime.setTime(1124013600)
+# a pattern whose regex does not compile is logged on every line: the result says it already
+logging.getLogger("fail2ban").setLevel(logging.CRITICAL)
 
 from fail2ban.client.filterreader import FilterReader  # noqa: E402
 from fail2ban.server import datedetector  # noqa: E402
@@ -78,16 +85,33 @@ def detect(detector, line):
     return [start, end, None if date is None else float(date[0]), None]
 
 
-def run(datepattern, lines):
+def run(datepattern, lines, logtimezone=None):
     reset_shared_hits()
     flt = Filter(None)
+    if logtimezone is not None:
+        flt.setLogTimeZone(logtimezone)
     if datepattern is not None:
         flt.setDatePattern(datepattern)
     detector = flt.dateDetector
     return [detect(detector, line) for line in lines]
 
 
+def cases(in_path, out_path):
+    with open(in_path, encoding="utf-8") as f:
+        todo = json.load(f)
+    out = []
+    for case in todo:
+        try:
+            out.append(run(case["datepattern"], case["lines"], case.get("logtimezone")))
+        except Exception as e:
+            out.append("%s: %s" % (type(e).__name__, e))
+    with open(out_path, "w", encoding="utf-8") as f:
+        json.dump(out, f, ensure_ascii=False)
+
+
 def main():
+    if sys.argv[1] == "--cases":
+        return cases(sys.argv[2], sys.argv[3])
     config_dir, logs_dir, out_path = sys.argv[1:4]
     filter_dir = os.path.join(config_dir, "filter.d")
     out = {"files": []}

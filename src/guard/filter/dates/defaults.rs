@@ -97,7 +97,10 @@ mod tests {
         );
         assert_eq!(d.all[7].name, "{^LN-BEG}Epoch");
         assert_eq!(d.all[13].name, "{^LN-BEG}TAI64N");
-        assert_eq!(d.all[13].regex, "^(?:\\W{0,2})?(@[0-9a-f]{24})(?=\\b|\\W|$)");
+        assert_eq!(
+            d.all[13].regex,
+            "^(?:\\W{0,2})?(@[0-9a-f]{24})(?=\\b|\\W|$)"
+        );
         assert!(d.all[..14].iter().all(|t| t.weight == 100.0));
         assert_eq!(d.all[22].name, "{^LN-BEG}24hour:Minute:Second");
         assert_eq!(d.all[22].weight, 1.0);

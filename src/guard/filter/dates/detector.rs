@@ -102,6 +102,14 @@ impl<'a> Chars<'a> {
         }
     }
 
+    fn len(&self) -> usize {
+        if self.ascii {
+            self.line.len()
+        } else {
+            self.line.chars().count()
+        }
+    }
+
     /// Python's `line[i-1:i]` (empty at 0).
     fn before(&self, i: usize) -> Option<char> {
         if i == 0 { None } else { self.at(i - 1) }
@@ -204,7 +212,10 @@ impl DateDetector {
 
     /// The names of the templates, in their current order.
     pub fn template_names(&self) -> Vec<&str> {
-        self.slots.iter().map(|s| s.template.name.as_str()).collect()
+        self.slots
+            .iter()
+            .map(|s| s.template.name.as_str())
+            .collect()
     }
 
     fn push(&mut self, template: Arc<Template>, ignore_duplicate: bool) -> Result<(), DateError> {
@@ -294,7 +305,10 @@ impl DateDetector {
             };
             if let Some(found) = found {
                 let span = found.whole();
-                let (distance, end) = (chars.index_of_byte(span.start), chars.index_of_byte(span.end));
+                let (distance, end) = (
+                    chars.index_of_byte(span.start),
+                    chars.index_of_byte(span.end),
+                );
                 let same_place = distance == self.last_pos.at && end == self.last_end.at;
                 if n == 1 || anchored(&self.slots[i].template) || same_place {
                     winner = Some((found, distance, end, i));
@@ -312,7 +326,10 @@ impl DateDetector {
                     continue;
                 };
                 let span = found.whole();
-                let (distance, end) = (chars.index_of_byte(span.start), chars.index_of_byte(span.end));
+                let (distance, end) = (
+                    chars.index_of_byte(span.start),
+                    chars.index_of_byte(span.end),
+                );
                 let slot = &self.slots[i];
                 let stop = i + 1 >= n
                     || anchored(&slot.template)
@@ -338,6 +355,11 @@ impl DateDetector {
         slot.distance = distance;
         if self.first_unused == i {
             self.first_unused += 1;
+        }
+        if distance >= chars.len() {
+            // an empty date at the very end: fail2ban fails reading the char there (IndexError,
+            // the line is dropped) before it notes the position or reorders
+            return None;
         }
         self.last_pos = Edge {
             at: distance,

@@ -182,7 +182,11 @@ pub(crate) fn date_from_groups(
                 .ok()?
                 .checked_add(((j - 1) as i64).days())
                 .ok()?;
-            (y, month, day) = (d.year() as i32, Some(d.month() as i32), Some(d.day() as i32));
+            (y, month, day) = (
+                d.year() as i32,
+                Some(d.month() as i32),
+                Some(d.day() as i32),
+            );
         }
     }
     let assume_today = month.is_none() && day.is_none();
@@ -245,20 +249,45 @@ mod tests {
 
     #[test]
     fn full_local_date() {
-        let g = [("Y", "2005"), ("m", "01"), ("d", "23"), ("H", "21"), ("M", "59"), ("S", "59")];
+        let g = [
+            ("Y", "2005"),
+            ("m", "01"),
+            ("d", "23"),
+            ("H", "21"),
+            ("M", "59"),
+            ("S", "59"),
+        ];
         // 2005-01-23 21:59:59 CET
         assert_eq!(at(&g, &cet()), Some(1106513999.0));
     }
 
     #[test]
     fn missing_year_is_this_or_last_year() {
-        let g = [("b", "Aug"), ("d", "14"), ("H", "11"), ("M", "0"), ("S", "0")];
+        let g = [
+            ("b", "Aug"),
+            ("d", "14"),
+            ("H", "11"),
+            ("M", "0"),
+            ("S", "0"),
+        ];
         assert_eq!(at(&g, &cet()), Some(NOW - 3600.0));
         // more than a day after now: last year
-        let g = [("b", "aug"), ("d", "16"), ("H", "12"), ("M", "0"), ("S", "0")];
+        let g = [
+            ("b", "aug"),
+            ("d", "16"),
+            ("H", "12"),
+            ("M", "0"),
+            ("S", "0"),
+        ];
         assert_eq!(at(&g, &cet()), Some(NOW + 2.0 * 86400.0 - 365.0 * 86400.0));
         // within a day after now: still this year
-        let g = [("b", "AUG"), ("d", "15"), ("H", "11"), ("M", "0"), ("S", "0")];
+        let g = [
+            ("b", "AUG"),
+            ("d", "15"),
+            ("H", "11"),
+            ("M", "0"),
+            ("S", "0"),
+        ];
         assert_eq!(at(&g, &cet()), Some(NOW + 23.0 * 3600.0));
     }
 
@@ -272,7 +301,14 @@ mod tests {
 
     #[test]
     fn offsets_and_log_zone() {
-        let g = [("Y", "2005"), ("m", "8"), ("d", "14"), ("H", "10"), ("M", "0"), ("S", "0")];
+        let g = [
+            ("Y", "2005"),
+            ("m", "8"),
+            ("d", "14"),
+            ("H", "10"),
+            ("M", "0"),
+            ("S", "0"),
+        ];
         let mut with_z = g.to_vec();
         with_z.push(("z", "+0000"));
         assert_eq!(at(&with_z, &cet()), Some(NOW));
@@ -293,7 +329,13 @@ mod tests {
 
     #[test]
     fn twelve_hour_clock_and_two_digit_year() {
-        let base = [("y", "05"), ("m", "08"), ("d", "14"), ("M", "0"), ("S", "0")];
+        let base = [
+            ("y", "05"),
+            ("m", "08"),
+            ("d", "14"),
+            ("M", "0"),
+            ("S", "0"),
+        ];
         let with = |i: &'static str, p: &'static str| {
             let mut g = base.to_vec();
             g.push(("I", i));
@@ -307,29 +349,69 @@ mod tests {
 
     #[test]
     fn invalid_dates_are_unreadable() {
-        let g = [("Y", "2005"), ("m", "02"), ("d", "30"), ("H", "1"), ("M", "0"), ("S", "0")];
+        let g = [
+            ("Y", "2005"),
+            ("m", "02"),
+            ("d", "30"),
+            ("H", "1"),
+            ("M", "0"),
+            ("S", "0"),
+        ];
         assert_eq!(at(&g, &cet()), None);
-        let g = [("Y", "2005"), ("m", "02"), ("d", "3"), ("H", "1"), ("M", "0"), ("S", "60")];
+        let g = [
+            ("Y", "2005"),
+            ("m", "02"),
+            ("d", "3"),
+            ("H", "1"),
+            ("M", "0"),
+            ("S", "60"),
+        ];
         assert_eq!(at(&g, &cet()), None);
         // month without a day
-        let g = [("Y", "2005"), ("m", "02"), ("H", "1"), ("M", "0"), ("S", "0")];
+        let g = [
+            ("Y", "2005"),
+            ("m", "02"),
+            ("H", "1"),
+            ("M", "0"),
+            ("S", "0"),
+        ];
         assert_eq!(at(&g, &cet()), None);
     }
 
     #[test]
     fn dst_fold_and_gap_read_as_mktime_does() {
         let g = |d: &'static str, h: &'static str| {
-            [("Y", "2005"), ("m", "10"), ("d", d), ("H", h), ("M", "30"), ("S", "0")]
+            [
+                ("Y", "2005"),
+                ("m", "10"),
+                ("d", d),
+                ("H", h),
+                ("M", "30"),
+                ("S", "0"),
+            ]
         };
         // 2005-10-30 02:30 happens twice: the standard-time one (01:30 UTC)
         assert_eq!(at(&g("30", "2"), &cet()), Some(1130635800.0));
-        let gap = [("Y", "2005"), ("m", "3"), ("d", "27"), ("H", "2"), ("M", "30"), ("S", "0")];
+        let gap = [
+            ("Y", "2005"),
+            ("m", "3"),
+            ("d", "27"),
+            ("H", "2"),
+            ("M", "30"),
+            ("S", "0"),
+        ];
         assert_eq!(at(&gap, &cet()), Some(1111887000.0));
     }
 
     #[test]
     fn year_day_and_week() {
-        let g = [("Y", "2005"), ("j", "32"), ("H", "0"), ("M", "0"), ("S", "0")];
+        let g = [
+            ("Y", "2005"),
+            ("j", "32"),
+            ("H", "0"),
+            ("M", "0"),
+            ("S", "0"),
+        ];
         // 2005-02-01 00:00 CET
         assert_eq!(at(&g, &cet()), Some(1107212400.0));
         assert_eq!(julian_from_week(2005, 5, 1, true), Some(32));

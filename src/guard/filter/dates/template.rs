@@ -20,7 +20,10 @@ const LONG_EPOCH_RE: &str = "\\d{10,11}(?:\\d{3}(?:\\.\\d{1,6}|\\d{3})?)?";
 enum Kind {
     Pattern,
     /// The timestamp is group `group`; `long`: milli- or microseconds allowed.
-    Epoch { long: bool, group: usize },
+    Epoch {
+        long: bool,
+        group: usize,
+    },
     Tai64n,
 }
 
@@ -62,13 +65,14 @@ fn compile(regex: &str, template: &str) -> Result<Arc<CompiledRegex>, DateError>
     if let Some(c) = COMPILED.lock().ok().and_then(|m| m.get(regex).cloned()) {
         return Ok(c);
     }
-    let compiled = Arc::new(CompiledRegex::compile(regex, false).map_err(|e| {
-        DateError::Regex {
-            template: template.to_string(),
-            regex: regex.to_string(),
-            reason: e.to_string(),
-        }
-    })?);
+    let compiled =
+        Arc::new(
+            CompiledRegex::compile(regex, false).map_err(|e| DateError::Regex {
+                template: template.to_string(),
+                regex: regex.to_string(),
+                reason: e.to_string(),
+            })?,
+        );
     if let Ok(mut m) = COMPILED.lock() {
         m.insert(regex.to_string(), compiled.clone());
     }
@@ -104,9 +108,8 @@ fn epoch_markers(pattern: &str) -> Vec<Range<usize>> {
 /// `%a`, `%A`, `%b`, `%B`, `%p` or `%c` (not after a `%`): the regex ignores case.
 fn has_alpha_directive(pattern: &str) -> bool {
     let b = pattern.as_bytes();
-    (0..b.len().saturating_sub(1)).any(|i| {
-        b[i] == b'%' && b"aAbBpc".contains(&b[i + 1]) && (i == 0 || b[i - 1] != b'%')
-    })
+    (0..b.len().saturating_sub(1))
+        .any(|i| b[i] == b'%' && b"aAbBpc".contains(&b[i + 1]) && (i == 0 || b[i - 1] != b'%'))
 }
 
 impl Template {
@@ -160,7 +163,11 @@ impl Template {
 
     /// fail2ban's DateEpoch: within a pattern's `{EPOCH}`, or at line start (also in `[..]`,
     /// and anywhere with `line_begin_only` false after `audit(`).
-    fn epoch(line_begin_only: bool, pattern: Option<&str>, long: bool) -> Result<Template, DateError> {
+    fn epoch(
+        line_begin_only: bool,
+        pattern: Option<&str>,
+        long: bool,
+    ) -> Result<Template, DateError> {
         let epoch = if long { LONG_EPOCH_RE } else { EPOCH_RE };
         let default_name = if long { "LongEpoch" } else { "Epoch" };
         if let Some(p) = pattern {
@@ -256,12 +263,13 @@ impl Template {
             return self.found(first.spans().to_vec());
         }
         let chars = text[..pos].chars().count();
-        match self.from_pos_regex(chars) {
+        match self.regex_searching_from(chars) {
             // group 1 of the variant is the template's whole match
             Some(re) => self.found(re.search(text).ok()??.spans()[1..].to_vec()),
             None => {
                 let m = self.compiled.search(&text[pos..]).ok()??;
-                let shift = |r: &Option<Range<usize>>| r.clone().map(|r| r.start + pos..r.end + pos);
+                let shift =
+                    |r: &Option<Range<usize>>| r.clone().map(|r| r.start + pos..r.end + pos);
                 self.found(m.spans().iter().map(shift).collect())
             }
         }
@@ -276,7 +284,7 @@ impl Template {
 
     /// The regex searching from the `chars`-th char on: `\A.{chars,}?` then the regex as group
     /// 1. None (search the cut line instead) when the regex refers to groups by number.
-    fn from_pos_regex(&self, chars: usize) -> Option<Arc<CompiledRegex>> {
+    fn regex_searching_from(&self, chars: usize) -> Option<Arc<CompiledRegex>> {
         let mut cache = self.from_pos.lock().ok()?;
         if let Some(c) = cache.get(&chars) {
             return c.clone();
@@ -340,7 +348,9 @@ fn replace_date_markers(pre: &str, date: &str) -> String {
     let mut last = 0;
     let mut at = 0;
     while let Some(i) = pre[at..].find('{').map(|i| i + at) {
-        let marker = pre.get(i..i + 6).is_some_and(|m| m.eq_ignore_ascii_case("{DATE}"));
+        let marker = pre
+            .get(i..i + 6)
+            .is_some_and(|m| m.eq_ignore_ascii_case("{DATE}"));
         if marker && (i == 0 || pre.as_bytes()[i - 1] != b'\\') {
             out.push_str(&pre[last..i]);
             out.push_str(date);
@@ -445,7 +455,10 @@ mod tests {
 
     #[test]
     fn date_markers() {
-        assert_eq!(replace_date_markers("^<{date}> \\{DATE}", "X"), "^<X> \\{DATE}");
+        assert_eq!(
+            replace_date_markers("^<{date}> \\{DATE}", "X"),
+            "^<X> \\{DATE}"
+        );
         assert!(refers_by_number("(a)\\1"));
         assert!(!refers_by_number("(?P=_sep)\\d"));
     }

@@ -136,26 +136,24 @@ fn split_zone(zone: &str) -> Option<(&str, Option<&str>)> {
     let capitals = zone.bytes().take_while(u8::is_ascii_uppercase).count();
     // The abbreviation is 1, 3, 4 or 5 capitals (or none); the longest that lets the rest fit.
     let lengths = [5, 4, 3, 1, 0];
-    lengths
-        .iter()
-        .filter(|l| **l <= capitals)
-        .find_map(|&l| {
-            let rest = &zone[l..];
-            if rest.is_empty() {
-                Some((&zone[..l], None))
-            } else if is_offset(rest) {
-                Some((&zone[..l], Some(rest)))
-            } else {
-                None
-            }
-        })
+    lengths.iter().filter(|l| **l <= capitals).find_map(|&l| {
+        let rest = &zone[l..];
+        if rest.is_empty() {
+            Some((&zone[..l], None))
+        } else if is_offset(rest) {
+            Some((&zone[..l], Some(rest)))
+        } else {
+            None
+        }
+    })
 }
 
 /// `[+-][01]d`, `[+-][01]dmm` or `[+-][01]d:mm`, exactly.
 fn is_offset(s: &str) -> bool {
     let b = s.as_bytes();
     let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
-    let head = b.len() >= 3 && matches!(b[0], b'+' | b'-') && matches!(b[1], b'0' | b'1') && digit(2);
+    let head =
+        b.len() >= 3 && matches!(b[0], b'+' | b'-') && matches!(b[1], b'0' | b'1') && digit(2);
     head && match b.len() {
         3 => true,
         5 => digit(3) && digit(4),
