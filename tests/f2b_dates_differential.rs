@@ -204,6 +204,14 @@ const CASE_LINES: &[&str] = &[
     "",
     "Jan 23 21:59:59",
     "2005-01-23 21:59:59",
+    // the last template searched between the last date's bounds, with a date before them
+    "aaaaaaaaaaa 10:00:00 x",
+    "00:00:01 aa 10:00:02 x",
+    "ü0:00:01 aa 10:00:03 x",
+    "aaaaaaaaaaa 10:00:04 x",
+    "0:00:01 ab 10:00:05 x",
+    "ab 05-01-23 2005-01-23 21:59:58 x",
+    "2005-01-23 21:59:57 2005-01-23 21:59:58 x",
 ];
 
 /// (datepattern, logtimezone)
@@ -242,6 +250,8 @@ const CASE_PATTERNS: &[(Option<&str>, Option<&str>)] = &[
     (Some("%m-%d %H:%M:%S"), None),
     (Some("%b %d"), None),
     (Some("%H:%M"), None),
+    (Some("%H:%M:%S"), None),
+    (Some("%Y-%m-%d %H:%M:%S"), None),
     (Some("%Exb %d"), None),
     (Some("%Y-%m-%d %H:%M:%S\n%Y-%m-%d %H:%M:%S"), None),
     (Some("(?i)jan %d %H:%M:%S"), None),
