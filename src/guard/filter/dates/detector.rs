@@ -9,6 +9,7 @@ use std::sync::Arc;
 use jiff::tz::TimeZone;
 
 use super::DateError;
+use super::chars::Chars;
 use super::defaults::defaults;
 use super::directives::century_regex;
 use super::strptime::LogZone;
@@ -57,63 +58,6 @@ struct Edge {
     at: usize,
     before: Option<char>,
     after: Option<char>,
-}
-
-/// A line with Python's char indexing.
-struct Chars<'a> {
-    line: &'a str,
-    ascii: bool,
-}
-
-impl<'a> Chars<'a> {
-    fn new(line: &'a str) -> Self {
-        Chars {
-            line,
-            ascii: line.is_ascii(),
-        }
-    }
-
-    fn index_of_byte(&self, byte: usize) -> usize {
-        if self.ascii {
-            byte
-        } else {
-            self.line[..byte].chars().count()
-        }
-    }
-
-    /// The byte offset of char `i` (clamped to the end).
-    fn byte_of_index(&self, i: usize) -> usize {
-        if self.ascii {
-            i.min(self.line.len())
-        } else {
-            self.line
-                .char_indices()
-                .nth(i)
-                .map_or(self.line.len(), |(b, _)| b)
-        }
-    }
-
-    /// Python's `line[i:i+1]`.
-    fn at(&self, i: usize) -> Option<char> {
-        if self.ascii {
-            self.line.as_bytes().get(i).map(|b| *b as char)
-        } else {
-            self.line.chars().nth(i)
-        }
-    }
-
-    fn len(&self) -> usize {
-        if self.ascii {
-            self.line.len()
-        } else {
-            self.line.chars().count()
-        }
-    }
-
-    /// Python's `line[i-1:i]` (empty at 0).
-    fn before(&self, i: usize) -> Option<char> {
-        if i == 0 { None } else { self.at(i - 1) }
-    }
 }
 
 fn not_alnum(c: Option<char>) -> bool {
@@ -438,91 +382,5 @@ impl DateFinder for DateDetector {
             end: span.end,
             epoch,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const NOW: f64 = 1124013600.0;
-
-    fn cet() -> TimeZone {
-        TimeZone::posix("CET-01CEST-02,M3.5.0,M10.5.0").unwrap()
-    }
-
-    fn detector(pattern: Option<&str>) -> DateDetector {
-        DateDetector::with_year(pattern, cet(), 2026).unwrap()
-    }
-
-    #[test]
-    fn detector_is_send() {
-        fn send<T: Send>() {}
-        send::<DateDetector>();
-    }
-
-    #[test]
-    fn default_templates_find_a_syslog_date() {
-        let mut d = detector(None);
-        assert_eq!(d.template_names().len(), 31);
-        let line = "Aug 14 11:59:59 host sshd[1]: x";
-        let span = d.find(line, NOW).unwrap();
-        assert_eq!((span.start, span.end), (0, 15));
-        assert_eq!(span.epoch, Some(NOW - 1.0));
-        // the winner moved to the front
-        assert_eq!(
-            d.template_names()[0],
-            "{^LN-BEG}(?:DAY )?MON Day %k:Minute:Second(?:\\.Microseconds)?(?: ExYear)?"
-        );
-        assert!(d.find("no date", NOW).is_none());
-    }
-
-    #[test]
-    fn datepattern_lines_and_markers() {
-        let d = detector(Some("%H:%M:%S\n\n  {^LN-BEG}  \n"));
-        assert_eq!(d.template_names()[0], "24hour:Minute:Second");
-        assert_eq!(d.template_names().len(), 18);
-        let mut d = detector(Some("{NONE}"));
-        assert_eq!(d.template_names(), ["^"]);
-        let span = d.find("Aug 14 11:59:59 x", NOW).unwrap();
-        assert_eq!((span.start, span.end, span.epoch), (0, 0, None));
-        let mut d = detector(Some("^x={DATE}"));
-        assert_eq!(d.template_names().len(), 17);
-        // fail2ban puts the name "Epoch" in place of {DATE}: a literal, never a timestamp
-        assert!(d.template_names().contains(&"^x=Epoch"));
-        assert!(d.find("x=1124013600 y", NOW).is_none());
-        let span = d.find("x=2005-08-14 12:00:00 y", NOW).unwrap();
-        assert_eq!((span.start, span.end, span.epoch), (0, 21, Some(NOW)));
-    }
-
-    #[test]
-    fn refused_patterns() {
-        let dup = DateDetector::with_year(Some("%H:%M\n%H:%M"), cet(), 2026);
-        assert_eq!(
-            dup.unwrap_err(),
-            DateError::Duplicate("24hour:Minute".into())
-        );
-        let percent = DateDetector::with_year(Some("%Exb"), cet(), 2026);
-        assert!(matches!(percent, Err(DateError::Percent { at: 0, .. })));
-        let regex = DateDetector::with_year(Some("%d %d"), cet(), 2026);
-        assert!(matches!(regex, Err(DateError::Regex { .. })));
-    }
-
-    #[test]
-    fn log_timezone_is_a_fixed_offset() {
-        let tz = DateDetector::parse_log_timezone("UTC+0200").unwrap();
-        assert_eq!(tz.to_fixed_offset().unwrap().seconds(), 7200);
-        let mut d = DateDetector::with_year(Some("%Y-%m-%d %H:%M:%S"), tz, 2026).unwrap();
-        d.set_clock_zone(cet());
-        let span = d.find("2005-08-14 12:00:00", NOW).unwrap();
-        assert_eq!(span.epoch, Some(NOW));
-        assert!(matches!(
-            DateDetector::parse_log_timezone("UTC-5"),
-            Err(DateError::TimeZone(_))
-        ));
-        assert!(matches!(
-            DateDetector::parse_log_timezone("XYZ"),
-            Err(DateError::TimeZoneAbbreviation(..))
-        ));
     }
 }

@@ -5,6 +5,7 @@
 //! `template` searches and reads one template, `defaults` is the default set, `strptime` turns
 //! the groups into a time, `zones` reads zone names and offsets, `detector` picks the template.
 
+mod chars;
 mod defaults;
 mod detector;
 mod directives;
@@ -12,6 +13,9 @@ mod strptime;
 mod template;
 mod wrap;
 mod zones;
+
+#[cfg(test)]
+mod tests;
 
 pub use detector::DateDetector;
 
