@@ -49,26 +49,26 @@ pub(crate) struct LogZone {
 }
 
 /// Python's `int()` on a group of digits (spaces around allowed).
-fn int(s: &str) -> Option<i32> {
+fn int(s: &str) -> Option<i64> {
     s.trim().parse().ok()
 }
 
-fn index_of(names: &[&str], value: &str) -> Option<i32> {
+fn index_of(names: &[&str], value: &str) -> Option<i64> {
     let lower = value.to_lowercase();
-    names.iter().position(|n| *n == lower).map(|i| i as i32)
+    names.iter().position(|n| *n == lower).map(|i| i as i64)
 }
 
 #[derive(Default)]
 struct Fields {
-    year: Option<i32>,
-    month: Option<i32>,
-    day: Option<i32>,
-    hour: i32,
-    minute: i32,
-    second: i32,
-    weekday: Option<i32>,
-    julian: Option<i32>,
-    week: Option<(i32, bool)>,
+    year: Option<i64>,
+    month: Option<i64>,
+    day: Option<i64>,
+    hour: i64,
+    minute: i64,
+    second: i64,
+    weekday: Option<i64>,
+    julian: Option<i64>,
+    week: Option<(i64, bool)>,
     offset: Option<i32>,
 }
 
@@ -98,7 +98,7 @@ fn read(groups: &[(&str, Option<&str>)]) -> Option<Fields> {
                 };
                 f.hour = match ampm.as_str() {
                     "" | "am" if hour == 12 => 0,
-                    "pm" if hour != 12 => hour + 12,
+                    "pm" if hour != 12 => hour.saturating_add(12),
                     _ => hour,
                 };
             }
@@ -106,7 +106,10 @@ fn read(groups: &[(&str, Option<&str>)]) -> Option<Fields> {
             "S" => f.second = int(v)?,
             "A" => f.weekday = Some(index_of(&FULL_DAYS, v)?),
             "a" => f.weekday = Some(index_of(&DAYS, v)?),
-            "w" => f.weekday = Some((int(v)? + 6) % 7),
+            "w" => {
+                let w = int(v)? - 1;
+                f.weekday = Some(if w < 0 { 6 } else { w });
+            }
             "j" => f.julian = Some(int(v)?),
             "U" | "W" => f.week = Some((int(v)?, *key == "W")),
             "z" | "Z" => {
@@ -122,9 +125,9 @@ fn read(groups: &[(&str, Option<&str>)]) -> Option<Fields> {
 }
 
 /// Python's `_calc_julian_from_U_or_W`.
-fn julian_from_week(year: i32, week: i32, weekday: i32, monday_first: bool) -> Option<i32> {
-    let jan1 = Date::new(year as i16, 1, 1).ok()?;
-    let mut first = jan1.weekday().to_monday_zero_offset() as i32;
+fn julian_from_week(year: i64, week: i64, weekday: i64, monday_first: bool) -> Option<i64> {
+    let jan1 = new_year(year)?;
+    let mut first = i64::from(jan1.weekday().to_monday_zero_offset());
     let mut day = weekday;
     if !monday_first {
         first = (first + 1) % 7;
@@ -134,16 +137,27 @@ fn julian_from_week(year: i32, week: i32, weekday: i32, monday_first: bool) -> O
     Some(if week == 0 {
         1 + day - first
     } else {
-        1 + week0 + 7 * (week - 1) + day
+        // a custom `(?P<U>\d+)` group can be any size
+        week.checked_sub(1)?
+            .checked_mul(7)?
+            .checked_add(1 + week0 + day)?
     })
 }
 
-fn civil(year: i32, month: i32, day: i32, hour: i32, minute: i32, second: i32) -> Option<DateTime> {
+/// January 1st of a year Python's datetime has.
+fn new_year(year: i64) -> Option<Date> {
+    if !(1..=9999).contains(&year) {
+        return None;
+    }
+    Date::new(year as i16, 1, 1).ok()
+}
+
+fn civil(year: i64, month: i64, day: i64, hour: i64, minute: i64, second: i64) -> Option<DateTime> {
     // Python's datetime: year 1..9999, no leap seconds
     if !(1..=9999).contains(&year) {
         return None;
     }
-    let narrow = |v: i32| i8::try_from(v).ok();
+    let narrow = |v: i64| i8::try_from(v).ok();
     DateTime::new(
         year as i16,
         narrow(month)?,
@@ -167,7 +181,7 @@ pub(crate) fn date_from_groups(
     let (mut year, mut month, mut day) = (f.year, f.month, f.day);
     let assume_year = year.is_none();
     if assume_year {
-        year = Some(now_local()?.year() as i32);
+        year = Some(i64::from(now_local()?.year()));
     }
     let mut y = year?;
     if month.is_none() || day.is_none() {
@@ -178,21 +192,19 @@ pub(crate) fn date_from_groups(
             }
         }
         if let Some(j) = julian {
-            let d = Date::new(y as i16, 1, 1)
-                .ok()?
-                .checked_add(((j - 1) as i64).days())
-                .ok()?;
+            let days = jiff::Span::new().try_days(j.checked_sub(1)?).ok()?;
+            let d = new_year(y)?.checked_add(days).ok()?;
             (y, month, day) = (
-                d.year() as i32,
-                Some(d.month() as i32),
-                Some(d.day() as i32),
+                i64::from(d.year()),
+                Some(i64::from(d.month())),
+                Some(i64::from(d.day())),
             );
         }
     }
     let assume_today = month.is_none() && day.is_none();
     if assume_today {
         let today = now_local()?;
-        (month, day) = (Some(today.month() as i32), Some(today.day() as i32));
+        (month, day) = (Some(i64::from(today.month())), Some(i64::from(today.day())));
     }
     // one of month/day alone: Python's datetime() refuses None
     let (month, day) = (month?, day?);
@@ -209,7 +221,7 @@ pub(crate) fn date_from_groups(
     if assume_year && date > now_local()?.checked_add(1.day()).ok()? {
         // Python's `replace(year=year-1, month=month, day=day)`: the time stays as shifted
         let (h, m, s) = (date.hour(), date.minute(), date.second());
-        date = civil(y - 1, month, day, h as i32, m as i32, s as i32)?;
+        date = civil(y - 1, month, day, h.into(), m.into(), s.into())?;
     }
     let instant = match offset {
         Some(_) => TimeZone::UTC.to_timestamp(date).ok()?,

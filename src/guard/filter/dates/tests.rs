@@ -85,3 +85,19 @@ fn log_timezone_is_a_fixed_offset() {
         Err(DateError::TimeZoneAbbreviation(..))
     ));
 }
+
+#[test]
+fn huge_custom_groups_are_unreadable_not_a_panic() {
+    let cases = [
+        ("(?P<j>\\d+) %Y", "99999999999999999999 2005"),
+        ("(?P<j>\\d+) %Y", "9999999999 2005"),
+        ("(?P<U>\\d+) (?P<w>\\d+) %Y", "9223372036854775807 9 2005"),
+        ("(?P<I>\\d+):%M %p", "9223372036854775807:00 pm"),
+        ("(?P<Y>\\d+)-%m-%d", "99999-01-01"),
+    ];
+    for (pattern, line) in cases {
+        let mut d = detector(Some(pattern));
+        let span = d.find(line, NOW).expect(pattern);
+        assert_eq!(span.epoch, None, "{pattern} on {line}");
+    }
+}
