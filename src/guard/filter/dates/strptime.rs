@@ -188,7 +188,7 @@ pub(crate) fn date_from_groups(
         let mut julian = f.julian;
         if julian.is_none() {
             if let (Some((week, monday_first)), Some(weekday)) = (f.week, f.weekday) {
-                julian = julian_from_week(y, week, weekday, monday_first);
+                julian = Some(julian_from_week(y, week, weekday, monday_first)?);
             }
         }
         if let Some(j) = julian {
