@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use crate::guard::pyregex::CompiledRegex;
+use crate::guard::pyregex::{CompiledRegex, Engine};
 
 use super::DateError;
 use super::directives::translate;
 use super::strptime::{LogZone, date_from_groups};
-use super::wrap::{Begin, LN_BEG, UNB, unbound_pattern, wrap};
+use super::wrap::{Begin, LN_BEG, UNB, unbound_pattern, without_word_bounds, wrap};
 
 const EPOCH_RE: &str = "\\d{10,11}\\b(?:\\.\\d{3,6})?";
 const LONG_EPOCH_RE: &str = "\\d{10,11}(?:\\d{3}(?:\\.\\d{1,6}|\\d{3})?)?";
@@ -52,6 +52,9 @@ pub(crate) struct Template {
     pub weight: f64,
     kind: Kind,
     compiled: Arc<CompiledRegex>,
+    /// The regex without its word bounds when that runs on the linear engine and the regex
+    /// itself does not: a line it does not match has no date for this template.
+    prefilter: Option<Arc<CompiledRegex>>,
     names: Arc<[(String, usize)]>,
     /// Searches from a position, by that position.
     from_pos: Mutex<HashMap<usize, Option<Arc<CompiledRegex>>>>,
@@ -128,6 +131,13 @@ impl Template {
             name
         };
         let compiled = compile(&w.regex, &name)?;
+        let prefilter = match compiled.engine() {
+            Engine::Linear => None,
+            Engine::Backtracking { .. } => without_word_bounds(&w)
+                .map(|r| any_text_for_backreferences(&r))
+                .and_then(|r| compile(&r, &name).ok())
+                .filter(|c| *c.engine() == Engine::Linear),
+        };
         let names: Arc<[(String, usize)]> = compiled.group_names().to_vec().into();
         Ok(Template {
             name,
@@ -137,6 +147,7 @@ impl Template {
             weight: 1.0,
             kind,
             compiled,
+            prefilter,
             names,
             from_pos: Mutex::new(HashMap::new()),
         })
@@ -250,6 +261,12 @@ impl Template {
 
     /// Python's `search(line)`, or `search(line, pos, endpos)` with `within` (byte offsets).
     pub(crate) fn search(&self, line: &str, within: Option<(usize, usize)>) -> Option<Found> {
+        if let Some(pre) = &self.prefilter {
+            let text = within.map_or(line, |(_, end)| &line[..end.min(line.len())]);
+            if matches!(pre.search(text), Ok(None)) {
+                return None;
+            }
+        }
         let Some((pos, end)) = within else {
             return self.found(self.compiled.search(line).ok()??.spans().to_vec());
         };
@@ -369,6 +386,31 @@ pub(crate) fn has_date_marker(key: &str) -> bool {
     key.contains("{DATE}")
 }
 
+/// Each `(?P=name)` as "any text", which matches wherever the backreference does: the regex
+/// then matches a superset (kept as is when a negative lookaround could turn that around).
+fn any_text_for_backreferences(regex: &str) -> String {
+    if regex.contains("(?!") || regex.contains("(?<!") {
+        return regex.to_string();
+    }
+    let mut out = String::with_capacity(regex.len());
+    let mut rest = regex;
+    while let Some(at) = rest.find("(?P=") {
+        let escaped = rest[..at].bytes().rev().take_while(|b| *b == b'\\').count() % 2 == 1;
+        let Some(close) = rest[at..].find(')') else {
+            break;
+        };
+        out.push_str(&rest[..at]);
+        out.push_str(if escaped {
+            &rest[at..at + close + 1]
+        } else {
+            "(?s:.*)"
+        });
+        rest = &rest[at + close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn split_global_flags(regex: &str) -> (&str, &str) {
     if let Some(rest) = regex.strip_prefix("(?") {
         let letters = rest.bytes().take_while(u8::is_ascii_lowercase).count();
@@ -451,6 +493,20 @@ mod tests {
         assert_eq!(f.spans[1], Some(11..19));
         // the lookbehind context before the position counts: "1:02:03" at 1 is not at a word start
         assert!(t.search("01:02:03", Some((1, 8))).is_none());
+    }
+
+    #[test]
+    fn backreferences_relaxed_for_the_prefilter() {
+        assert_eq!(
+            any_text_for_backreferences("(?P<s>-)x(?P=s)y"),
+            "(?P<s>-)x(?s:.*)y"
+        );
+        assert_eq!(any_text_for_backreferences("\\(?P=s)"), "\\(?P=s)");
+        assert_eq!(any_text_for_backreferences("(?!a)(?P=s)"), "(?!a)(?P=s)");
+        let t = Template::from_pattern("%d(?P<_sep>[-/])%m(?P=_sep)%Y", YEAR).unwrap();
+        assert!(t.prefilter.is_some());
+        assert!(t.search("12/03-2005", None).is_none());
+        assert!(t.search("12-03-2005", None).is_some());
     }
 
     #[test]

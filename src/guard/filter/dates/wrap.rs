@@ -81,6 +81,25 @@ pub(crate) fn wrap(regex: &str, begin: Begin, word_end: bool) -> Wrapped {
     }
 }
 
+/// The wrapped regex without the word bounds `wrap` added (None: it added none). It matches
+/// wherever the wrapped one does, and often needs no lookaround: a fast "no date here" test.
+pub(crate) fn without_word_bounds(w: &Wrapped) -> Option<String> {
+    if w.flags & (WORD_BEGIN | WORD_END) == 0 {
+        return None;
+    }
+    let (flags, mut rest) = match global_flags_span(&w.regex) {
+        Some(r) if r.start == 0 => w.regex.split_at(r.end),
+        _ => ("", w.regex.as_str()),
+    };
+    if w.flags & WORD_BEGIN != 0 {
+        rest = rest.strip_prefix(WORD_BEGIN_BOUND)?;
+    }
+    if w.flags & WORD_END != 0 {
+        rest = rest.strip_suffix(WORD_END_BOUND)?;
+    }
+    Some(format!("{flags}{rest}"))
+}
+
 /// A pattern without its bounds, for putting it in place of `{DATE}`.
 pub(crate) fn unbound_pattern(pattern: &str) -> &str {
     let p = pattern.strip_prefix(UNB).unwrap_or(pattern);
@@ -285,6 +304,15 @@ mod tests {
         assert!(!has_capture_group("a(?:b)\\(c"));
         assert!(!has_capture_group("(?P<x>b)"));
         assert_eq!(with_group_one("(?i)^ab$"), "(?i)^(ab)$");
+    }
+
+    #[test]
+    fn word_bounds_can_be_taken_off_again() {
+        let w = wrap("(?iu)%b %d", Begin::Word, true);
+        assert_eq!(without_word_bounds(&w).unwrap(), "(?iu)(%b %d)");
+        let w = wrap("%H", Begin::Line, true);
+        assert_eq!(without_word_bounds(&w).unwrap(), "^(?:\\W{0,2})?(%H)");
+        assert_eq!(without_word_bounds(&wrap("^x$", Begin::Word, true)), None);
     }
 
     #[test]
