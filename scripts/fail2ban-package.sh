@@ -5,7 +5,14 @@
 # machine's /etc is not touched. The files are GPL-2.0+ and never copied into this repository.
 set -euo pipefail
 dest=${PORTCULLIS_FAIL2BAN_ROOT:-/var/cache/portcullis-tests/fail2ban}
+# The suite's own test filters include `../../../../../../../config/filter.d/common.conf`, which
+# in fail2ban's source tree is its config/ directory; this link gives the unpacked package the
+# same layout (`usr/lib/python3/dist-packages/fail2ban/tests/config/filter.d` + 7 levels up).
+link_source_layout() {
+    [ -e "$dest/usr/config" ] || ln -s ../etc/fail2ban "$dest/usr/config"
+}
 if [ -f "$dest/etc/fail2ban/jail.conf" ]; then
+    link_source_layout
     exit 0
 fi
 work=$(mktemp -d)
@@ -24,4 +31,5 @@ dpkg -x fail2ban_*.deb "$dest.tmp"
 cp fail2ban_*.deb "$dest.tmp/"
 rm -rf "$dest"
 mv "$dest.tmp" "$dest"
+link_source_layout
 echo "fail2ban-package.sh: unpacked $(basename "$dest"/fail2ban_*.deb) into $dest"

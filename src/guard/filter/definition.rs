@@ -2,7 +2,11 @@
 //! filter (prefregex, failregex, ignoreregex, datepattern, maxlines, journalmatch), each value
 //! with the file and line it came from so that a regex no engine takes can be reported there.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::guard::conf::interp::{self, Vars};
+use crate::guard::conf::{ConfError, files, options, tags};
 
 /// Where a value was written.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -43,20 +47,153 @@ pub struct FilterDefinition {
     pub journalmatch: Vec<String>,
 }
 
-// STUB until the filter.d reader lands (helper branch h4-conf): the signatures the rest of the
-// crate is written against.
-pub fn load(config_dir: &std::path::Path, spec: &str) -> Result<FilterDefinition, String> {
-    Err(format!(
-        "cannot read filter {spec:?} from {}: the filter.d reader is not built in yet",
-        config_dir.display()
-    ))
+/// The options fail2ban's filter reader takes from `[Definition]`, in its order.
+const DEFINITION_KEYS: [&str; 7] = [
+    "usedns",
+    "prefregex",
+    "ignoreregex",
+    "failregex",
+    "maxlines",
+    "datepattern",
+    "journalmatch",
+];
+
+/// A filter by spec: `NAME` or `NAME[key=value, ...]`, from `config_dir/filter.d`.
+pub fn load(config_dir: &Path, spec: &str) -> Result<FilterDefinition, ConfError> {
+    let (name, opts) = options::extract(spec)?;
+    load_with(config_dir, name.trim(), &opts)
 }
 
+/// A filter with the options a jail (or a sample file) gives it, as fail2ban's `FilterReader`
+/// reads and converts it.
 pub fn load_with(
-    config_dir: &std::path::Path,
+    config_dir: &Path,
     name: &str,
-    options: &std::collections::BTreeMap<String, String>,
-) -> Result<FilterDefinition, String> {
-    let _ = options;
-    load(config_dir, name)
+    init: &BTreeMap<String, String>,
+) -> Result<FilterDefinition, ConfError> {
+    let store = files::read(config_dir, &format!("filter.d/{name}"), "filter")?;
+    let vars: Vars = init
+        .iter()
+        .map(|(k, v)| (k.to_lowercase(), v.clone()))
+        .collect();
+    // [Definition]'s own options (those the jail gives are taken from the jail instead).
+    let mut combined: Vec<(String, String)> = Vec::new();
+    let mut origins: BTreeMap<String, (Origin, String)> = BTreeMap::new();
+    for key in DEFINITION_KEYS {
+        if init.contains_key(key) {
+            continue;
+        }
+        if let Some(v) = interp::get(&store, "Definition", key, &vars)? {
+            origins.insert(key.to_string(), (v.origin.clone(), v.raw.clone()));
+            combined.push((key.to_string(), v.text));
+        }
+    }
+    // [Init]'s options, under their names and as `known/NAME`, unless the jail gave them.
+    let mut init_opts: Vec<(String, String)> =
+        init.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    if let Some(section) = store.section("Init") {
+        let mut keys: Vec<(&String, &crate::guard::conf::store::Raw)> = section.iter().collect();
+        keys.sort_by_key(|(_, r)| (r.origin.file.clone(), r.origin.line));
+        for (key, raw) in keys {
+            let v = interp::get(&store, "Init", key, &Vars::new())?
+                .map(|v| v.text)
+                .unwrap_or_default();
+            if !key.starts_with("known/") {
+                set(&mut init_opts, &format!("known/{key}"), v.clone());
+            }
+            if !init_opts.iter().any(|(k, _)| k == key) {
+                init_opts.push((key.clone(), v));
+                origins.insert(key.clone(), (raw.origin.clone(), raw.text.clone()));
+            }
+        }
+    }
+    for (k, v) in init_opts {
+        set(&mut combined, &k, v);
+    }
+    // Options of conditional sections (`key?cond`) are not substituted under their plain name.
+    let ignore: Vec<String> = combined
+        .iter()
+        .filter_map(|(k, _)| k.split_once('?').map(|(base, _)| base.to_string()))
+        .collect();
+    let mut cache: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let mut lookup = |tag: &str| -> Result<Option<String>, ConfError> {
+        if let Some(v) = cache.get(tag) {
+            return Ok(v.clone());
+        }
+        let v = interp::get_ex(&store, "Definition", tag, &vars)?.map(|v| v.text);
+        cache.insert(tag.to_string(), v.clone());
+        Ok(v)
+    };
+    let origin_of = |k: &str| origins.get(k).map(|o| o.0.clone()).unwrap_or_default();
+    tags::substitute(&mut combined, &ignore, &origin_of, &mut lookup)?;
+
+    let get = |k: &str| {
+        combined
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    };
+    let origin = |k: &str| origins.get(k).map(|o| o.0.clone()).unwrap_or_default();
+    let lines = |k: &str| -> Vec<Located<String>> {
+        let Some(v) = get(k) else { return Vec::new() };
+        let (o, raw) = origins.get(k).cloned().unwrap_or_default();
+        let parts: Vec<&str> = v.split('\n').collect();
+        // Each line at its own line of the file when the value kept its shape; else the key's.
+        let same_shape = raw.split('\n').count() == parts.len();
+        let mut at = o.line;
+        let mut out = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 && same_shape {
+                at += 1;
+                // Blank lines inside a value are lines of the file too.
+            }
+            if part.is_empty() {
+                continue;
+            }
+            out.push(Located {
+                value: part.to_string(),
+                origin: Origin {
+                    file: o.file.clone(),
+                    line: if same_shape { at } else { o.line },
+                },
+            });
+        }
+        out
+    };
+    let located = |k: &str| {
+        get(k).filter(|v| !v.is_empty()).map(|value| Located {
+            value,
+            origin: origin(k),
+        })
+    };
+    let maxlines = match get("maxlines") {
+        None => 1,
+        Some(v) => v.trim().parse::<usize>().map_err(|_| ConfError::Value {
+            origin: origin("maxlines"),
+            message: format!("maxlines {v:?} is not a number"),
+        })?,
+    };
+    Ok(FilterDefinition {
+        name: name.to_string(),
+        prefregex: located("prefregex"),
+        failregex: lines("failregex"),
+        ignoreregex: lines("ignoreregex"),
+        datepattern: located("datepattern"),
+        maxlines: maxlines.max(1),
+        journalmatch: get("journalmatch")
+            .map(|v| {
+                v.split('\n')
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
+}
+
+fn set(list: &mut Vec<(String, String)>, key: &str, value: String) {
+    match list.iter_mut().find(|(k, _)| k == key) {
+        Some(e) => e.1 = value,
+        None => list.push((key.to_string(), value)),
+    }
 }

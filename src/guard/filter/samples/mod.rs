@@ -315,11 +315,26 @@ fn same(got: &Value, want: &Value) -> bool {
     }
 }
 
-/// A sample's `time` (local, `%Y-%m-%dT%H:%M:%S[.%f]`) as epoch seconds in `tz`.
+/// A sample's `time` (local, `%Y-%m-%dT%H:%M:%S[.%f]`, numbers of any width as Python's
+/// strptime reads them) as epoch seconds in `tz`.
 fn local_time(t: &str, tz: &TimeZone) -> Option<f64> {
-    let civil: jiff::civil::DateTime = t.parse().ok()?;
+    let (date, time) = t.split_once('T')?;
+    let mut d = date.split('-').map(|n| n.parse::<i16>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, frac) = match time.split_once('.') {
+        Some((a, f)) => (a, f),
+        None => (time, ""),
+    };
+    let mut h = hms.split(':').map(|n| n.parse::<i8>().ok());
+    let (hh, mm, ss) = (h.next()??, h.next()??, h.next()??);
+    let micros: f64 = if frac.is_empty() {
+        0.0
+    } else {
+        format!("0.{frac}").parse().ok()?
+    };
+    let civil = jiff::civil::DateTime::new(y, m as i8, day as i8, hh, mm, ss, 0).ok()?;
     let ts = tz.to_ambiguous_timestamp(civil).compatible().ok()?;
-    Some(ts.as_second() as f64 + f64::from(ts.subsec_nanosecond()) / 1e9)
+    Some(ts.as_second() as f64 + micros)
 }
 
 #[cfg(test)]
