@@ -54,6 +54,8 @@ struct Summary {
     file: String,
     filter: String,
     lines: u64,
+    /// Comment and empty lines, and a last line without its end (fail2ban-regex skips them).
+    skipped: u64,
     matched: u64,
     missed: u64,
     failures: u64,
@@ -130,7 +132,7 @@ pub fn run(args: &TestArgs, filter_arg: &str) -> anyhow::Result<ExitCode> {
     let mut reader = BufReader::with_capacity(256 * 1024, input);
     let mut out = BufWriter::new(io::stdout().lock());
     let started = Instant::now();
-    let (mut lines, mut matched, mut failures) = (0u64, 0u64, 0u64);
+    let (mut lines, mut matched, mut failures, mut skipped) = (0u64, 0u64, 0u64, 0u64);
     let mut hits = vec![0u64; def.failregex.len()];
     let mut hosts: HashMap<String, HostStats> = HashMap::new();
     let findtime = args.findtime.0;
@@ -141,8 +143,21 @@ pub fn run(args: &TestArgs, filter_arg: &str) -> anyhow::Result<ExitCode> {
             break;
         }
         lines += 1;
+        // As fail2ban reads a file: a last line without its end is not complete yet.
+        if buf.last() != Some(&b'\n') {
+            skipped += 1;
+            continue;
+        }
         while matches!(buf.last(), Some(b'\n' | b'\r')) {
             buf.pop();
+        }
+        // As fail2ban-regex: comment and empty lines are not log lines.
+        if buf.is_empty() || buf[0] == b'#' {
+            skipped += 1;
+            if args.per_line {
+                writeln!(out, "{{\"line\":{lines},\"failures\":[],\"skipped\":true}}")?;
+            }
+            continue;
         }
         // Invalid UTF-8 is read as fail2ban reads it: replaced, not dropped.
         let text = String::from_utf8_lossy(&buf);
@@ -236,8 +251,9 @@ pub fn run(args: &TestArgs, filter_arg: &str) -> anyhow::Result<ExitCode> {
         file: args.file.clone(),
         filter: filter_arg.to_string(),
         lines,
+        skipped,
         matched,
-        missed: lines - matched,
+        missed: lines - matched - skipped,
         failures,
         capped: counts.capped,
         limit_hits: filter.limit_hits(),
@@ -306,8 +322,8 @@ fn print_text(out: &mut impl Write, s: &Summary) -> io::Result<()> {
     writeln!(out, "`-\n")?;
     writeln!(
         out,
-        "Lines: {} lines, {} matched, {} missed",
-        s.lines, s.matched, s.missed
+        "Lines: {} lines, {} skipped (comments, empty, unfinished), {} matched, {} missed",
+        s.lines, s.skipped, s.matched, s.missed
     )?;
     if s.capped > 0 || s.limit_hits > 0 {
         writeln!(
