@@ -71,16 +71,38 @@ pub fn load_with(
     name: &str,
     init: &BTreeMap<String, String>,
 ) -> Result<FilterDefinition, ConfError> {
-    let store = files::read(config_dir, &format!("filter.d/{name}"), "filter")?;
     let vars: Vars = init
         .iter()
         .map(|(k, v)| (k.to_lowercase(), v.clone()))
         .collect();
-    // [Definition]'s own options (those the jail gives are taken from the jail instead).
+    combine(config_dir, name, init, &vars, false)?.definition(name)
+}
+
+/// A filter's options after fail2ban's `getOptions` and `getCombined`: `[Definition]`'s (only the
+/// seven a filter uses, or all of them with `all`), `[Init]`'s and the jail's, `<tags>` replaced.
+#[derive(Debug, Clone, Default)]
+pub struct Combined {
+    pub options: Vec<(String, String)>,
+    /// Where each option was written, and its text before interpolation.
+    origins: BTreeMap<String, (Origin, String)>,
+}
+
+/// Combine filter `name` for a jail: `init` are the filter's own options (`name[...]` and the
+/// backend's `logtype`), `p_opts` the jail's options (which take the place of the filter's).
+pub fn combine(
+    config_dir: &Path,
+    name: &str,
+    init: &BTreeMap<String, String>,
+    p_opts: &Vars,
+    all: bool,
+) -> Result<Combined, ConfError> {
+    let store = files::read(config_dir, &format!("filter.d/{name}"), "filter")?;
+    let mut vars: Vars = p_opts.clone();
+    vars.extend(init.iter().map(|(k, v)| (k.to_lowercase(), v.clone())));
     let mut combined: Vec<(String, String)> = Vec::new();
     let mut origins: BTreeMap<String, (Origin, String)> = BTreeMap::new();
     for key in DEFINITION_KEYS {
-        if init.contains_key(key) {
+        if p_opts.contains_key(key) || init.contains_key(key) {
             continue;
         }
         if let Some(v) = interp::get(&store, "Definition", key, &vars)? {
@@ -88,7 +110,7 @@ pub fn load_with(
             combined.push((key.to_string(), v.text));
         }
     }
-    // [Init]'s options, under their names and as `known/NAME`, unless the jail gave them.
+    // [Init]'s options, under their names and as `known/NAME`, unless already given.
     let mut init_opts: Vec<(String, String)> =
         init.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     if let Some(section) = store.section("Init") {
@@ -104,6 +126,21 @@ pub fn load_with(
             if !init_opts.iter().any(|(k, _)| k == key) {
                 init_opts.push((key.clone(), v));
                 origins.insert(key.clone(), (raw.origin.clone(), raw.text.clone()));
+            }
+        }
+    }
+    if all {
+        if let Some(section) = store.section("Definition") {
+            let mut keys: Vec<&String> = section.keys().collect();
+            keys.sort_by_key(|k| (section[*k].origin.file.clone(), section[*k].origin.line));
+            for key in keys {
+                if combined.iter().any(|(k, _)| k == key) {
+                    continue;
+                }
+                if let Some(v) = interp::get(&store, "Definition", key, &Vars::new())? {
+                    origins.insert(key.clone(), (v.origin.clone(), v.raw.clone()));
+                    combined.push((key.clone(), v.text));
+                }
             }
         }
     }
@@ -126,69 +163,87 @@ pub fn load_with(
     };
     let origin_of = |k: &str| origins.get(k).map(|o| o.0.clone()).unwrap_or_default();
     tags::substitute(&mut combined, &ignore, &origin_of, &mut lookup)?;
-
-    let get = |k: &str| {
-        combined
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-    };
-    let origin = |k: &str| origins.get(k).map(|o| o.0.clone()).unwrap_or_default();
-    let lines = |k: &str| -> Vec<Located<String>> {
-        let Some(v) = get(k) else { return Vec::new() };
-        let (o, raw) = origins.get(k).cloned().unwrap_or_default();
-        let parts: Vec<&str> = v.split('\n').collect();
-        // Each line at its own line of the file when the value kept its shape; else the key's.
-        let same_shape = raw.split('\n').count() == parts.len();
-        let mut at = o.line;
-        let mut out = Vec::new();
-        for (i, part) in parts.iter().enumerate() {
-            if i > 0 && same_shape {
-                at += 1;
-                // Blank lines inside a value are lines of the file too.
-            }
-            if part.is_empty() {
-                continue;
-            }
-            out.push(Located {
-                value: part.to_string(),
-                origin: Origin {
-                    file: o.file.clone(),
-                    line: if same_shape { at } else { o.line },
-                },
-            });
-        }
-        out
-    };
-    let located = |k: &str| {
-        get(k).filter(|v| !v.is_empty()).map(|value| Located {
-            value,
-            origin: origin(k),
-        })
-    };
-    let maxlines = match get("maxlines") {
-        None => 1,
-        Some(v) => v.trim().parse::<usize>().map_err(|_| ConfError::Value {
-            origin: origin("maxlines"),
-            message: format!("maxlines {v:?} is not a number"),
-        })?,
-    };
-    Ok(FilterDefinition {
-        name: name.to_string(),
-        prefregex: located("prefregex"),
-        failregex: lines("failregex"),
-        ignoreregex: lines("ignoreregex"),
-        datepattern: located("datepattern"),
-        maxlines: maxlines.max(1),
-        journalmatch: get("journalmatch")
-            .map(|v| {
-                v.split('\n')
-                    .filter(|l| !l.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default(),
+    Ok(Combined {
+        options: combined,
+        origins,
     })
+}
+
+impl Combined {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .find(|(n, _)| n == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn origin(&self, key: &str) -> Origin {
+        self.origins
+            .get(key)
+            .map(|o| o.0.clone())
+            .unwrap_or_default()
+    }
+
+    /// Set an option from elsewhere (a jail's own `failregex`), with where it was written.
+    pub fn set(&mut self, key: &str, value: String, origin: Origin) {
+        self.origins
+            .insert(key.to_string(), (origin, value.clone()));
+        set(&mut self.options, key, value);
+    }
+
+    /// What fail2ban's `convert` hands the filter.
+    pub fn definition(&self, name: &str) -> Result<FilterDefinition, ConfError> {
+        let get = |k: &str| self.get(k).map(String::from);
+        let origin = |k: &str| self.origin(k);
+        let lines = |k: &str| -> Vec<Located<String>> {
+            let Some(v) = get(k) else { return Vec::new() };
+            let (o, raw) = self.origins.get(k).cloned().unwrap_or_default();
+            let parts: Vec<&str> = v.split('\n').collect();
+            // Each line at its own line of the file when the value kept its shape; else the key's.
+            let same_shape = raw.split('\n').count() == parts.len();
+            parts
+                .iter()
+                .enumerate()
+                .filter(|(_, part)| !part.is_empty())
+                .map(|(i, part)| Located {
+                    value: part.to_string(),
+                    origin: Origin {
+                        file: o.file.clone(),
+                        line: if same_shape { o.line + i } else { o.line },
+                    },
+                })
+                .collect()
+        };
+        let located = |k: &str| {
+            get(k).filter(|v| !v.is_empty()).map(|value| Located {
+                value,
+                origin: origin(k),
+            })
+        };
+        let maxlines = match get("maxlines") {
+            None => 1,
+            Some(v) => v.trim().parse::<usize>().map_err(|_| ConfError::Value {
+                origin: origin("maxlines"),
+                message: format!("maxlines {v:?} is not a number"),
+            })?,
+        };
+        Ok(FilterDefinition {
+            name: name.to_string(),
+            prefregex: located("prefregex"),
+            failregex: lines("failregex"),
+            ignoreregex: lines("ignoreregex"),
+            datepattern: located("datepattern"),
+            maxlines: maxlines.max(1),
+            journalmatch: get("journalmatch")
+                .map(|v| {
+                    v.split('\n')
+                        .filter(|l| !l.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
 }
 
 fn set(list: &mut Vec<(String, String)>, key: &str, value: String) {
