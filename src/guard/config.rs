@@ -90,6 +90,28 @@ pub struct JailConfig {
     pub alerts: Option<AlertConfig>,
     /// The sshd filter's sshd-plus rules too (beyond fail2ban; off by default).
     pub sshd_plus: bool,
+    /// Set for a jail read from a fail2ban configuration: its filter.d filter and the rest.
+    pub fail2ban: Option<Box<Fail2banParts>>,
+}
+
+/// What a jail read from a fail2ban configuration brings beyond the common fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fail2banParts {
+    pub filter: std::sync::Arc<crate::guard::filter::definition::FilterDefinition>,
+    /// `usedns` (what `<HOST>` matches; names are never banned).
+    pub use_dns: String,
+    pub logtimezone: Option<String>,
+    /// The jail's own `ignoreip` and `ignoreself`.
+    pub ignoreip: Vec<IpNet>,
+    pub ignoreself: bool,
+    /// The jail has a ban action (one of fail2ban's firewall actions).
+    pub firewall: bool,
+    /// `bantime.multipliers`, `bantime.rndtime`, `bantime.overalljails`.
+    pub multipliers: Vec<u32>,
+    pub rndtime: Option<i64>,
+    pub overalljails: bool,
+    /// How each action is carried out, for the start-up listing and `--check`.
+    pub actions: Vec<String>,
 }
 
 pub use super::alerts::AlertConfig;
@@ -126,7 +148,7 @@ impl JailConfig {
             SourceSpec::Stdin
         } else if !self.logpath.is_empty() {
             SourceSpec::Files(self.logpath.clone())
-        } else if auth_log_exists && self.journal_directory.is_none() {
+        } else if auth_log_exists && self.journal_directory.is_none() && self.fail2ban.is_none() {
             SourceSpec::Files(vec![PathBuf::from(DEFAULT_AUTH_LOG)])
         } else {
             SourceSpec::Journal(self.journalmatch.clone())
@@ -335,6 +357,7 @@ fn jail_from_raw(name: String, raw: RawJail, scope: Scope) -> JailConfig {
         maxmatches: None,
         alerts: None,
         sshd_plus: raw.sshd_plus.unwrap_or(false),
+        fail2ban: None,
         name,
         enabled: raw.enabled.unwrap_or(true),
         filter: raw.filter.unwrap_or_default(),

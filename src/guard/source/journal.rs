@@ -106,11 +106,18 @@ pub fn journalctl_args(
         } => Some(format!("_MACHINE_ID={id}")),
         _ => None,
     };
+    // Each match is an OR group; inside one, words are ANDed and a `+` starts another group
+    // (fail2ban's `journalmatch` lines are written so).
     for (i, m) in matches.iter().enumerate() {
         if i > 0 {
             args.push("+".into());
         }
-        args.push(m.clone());
+        for word in m.split_whitespace() {
+            if word == "+" {
+                args.extend(own.clone());
+            }
+            args.push(word.to_string());
+        }
         args.extend(own.clone());
     }
     args
@@ -294,6 +301,35 @@ mod tests {
                 "_MACHINE_ID=ab12",
                 "+",
                 "SYSLOG_IDENTIFIER=sshd",
+                "_MACHINE_ID=ab12"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_fail2ban_journalmatch_line_ands_its_words_and_ors_at_plus() {
+        let m = vec![
+            "_SYSTEMD_UNIT=sshd.service + _COMM=sshd".to_string(),
+            "A=1 B=2".to_string(),
+        ];
+        let a = journalctl_args(
+            &m,
+            None,
+            JournalFiles::Merged {
+                machine_id: Some("ab12"),
+            },
+        );
+        assert_eq!(
+            a[6..],
+            [
+                "_SYSTEMD_UNIT=sshd.service",
+                "_MACHINE_ID=ab12",
+                "+",
+                "_COMM=sshd",
+                "_MACHINE_ID=ab12",
+                "+",
+                "A=1",
+                "B=2",
                 "_MACHINE_ID=ab12"
             ]
         );

@@ -320,4 +320,4 @@ fn read_jail(dir: &Path, store: &mut Store, name: &str) -> Result<Option<JailSpe
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -15,7 +15,9 @@ pub(crate) fn etc_with(tag: &str, jail_local: &str, logs: &[&str]) -> Option<Pat
         );
         return None;
     }
-    let dir = std::env::temp_dir().join(format!("pc-f2b-{tag}-{}", std::process::id()));
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("pc-f2b-{tag}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("jail.d")).unwrap();
     for entry in [
@@ -105,10 +107,7 @@ fn a_guides_jail_local_over_the_packages_jail_conf() {
         "{:?}",
         f.journalmatch
     );
-    assert_eq!(
-        f.failregex[0].origin.file,
-        dir.join("filter.d/sshd.conf")
-    );
+    assert_eq!(f.failregex[0].origin.file, dir.join("filter.d/sshd.conf"));
     // action_mwl: the ban action with the jail's port, then the mail with whois and lines.
     let acts: Vec<&str> = sshd.actions.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(acts, ["iptables-multiport", "sendmail-whois-lines"]);
