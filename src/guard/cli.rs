@@ -42,6 +42,12 @@ pub struct RunArgs {
     /// Ban backend (overrides [guard] backend).
     #[arg(long, value_parser = parse_backend)]
     pub backend: Option<Backend>,
+    /// Run the enabled jails of this fail2ban configuration (e.g. /etc/fail2ban) as they stand.
+    #[arg(long)]
+    pub fail2ban: Option<PathBuf>,
+    /// Print every jail as it will run, then stop: exit 2 if any jail cannot run (fail2ban-client -t).
+    #[arg(long)]
+    pub check: bool,
 }
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
@@ -107,6 +113,8 @@ pub fn run(command: GuardCommand) -> anyhow::Result<ExitCode> {
             state_dir: a.state_dir,
             socket: a.socket,
             backend: a.backend,
+            fail2ban: a.fail2ban,
+            check: a.check,
         }),
         GuardCommand::Status(a) => {
             let resp = call(

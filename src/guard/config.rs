@@ -139,6 +139,12 @@ pub struct GuardConfig {
     pub metrics: MetricsConfig,
     /// Where to write fail2ban's log lines (Ban, Unban), for recidive and other readers of it.
     pub fail2ban_log: Option<PathBuf>,
+    /// A fail2ban configuration directory whose enabled jails run too (`[guard] fail2ban`).
+    pub fail2ban: Option<PathBuf>,
+    /// The sshd jail is the built-in default (the file names no jail).
+    pub default_jail: bool,
+    /// Jails of the fail2ban configuration that cannot run, each with its reason.
+    pub jail_errors: Vec<String>,
 }
 
 impl JailConfig {
@@ -187,6 +193,7 @@ struct RawGuard {
     metrics: Option<RawMetrics>,
     #[serde(default)]
     fail2ban_log: Option<PathBuf>,
+    fail2ban: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -425,6 +432,7 @@ pub fn parse_str(text: &str, file: &Path) -> Result<GuardConfig, ConfigError> {
             .collect::<Result<_, _>>()?,
     };
     let mut raw_jails = raw.jails;
+    let default_jail = raw_jails.is_empty();
     if raw_jails.is_empty() {
         raw_jails.insert("sshd".into(), default_sshd());
     }
@@ -481,6 +489,9 @@ pub fn parse_str(text: &str, file: &Path) -> Result<GuardConfig, ConfigError> {
             textfile: raw.metrics.and_then(|m| m.textfile),
         },
         fail2ban_log: raw.fail2ban_log,
+        fail2ban: raw.fail2ban,
+        default_jail,
+        jail_errors: Vec::new(),
     })
 }
 

@@ -42,6 +42,10 @@ pub struct RunOptions {
     pub state_dir: Option<PathBuf>,
     pub socket: Option<PathBuf>,
     pub backend: Option<Backend>,
+    /// A fail2ban configuration directory (overrides [guard] fail2ban).
+    pub fail2ban: Option<PathBuf>,
+    /// Print every jail as it will run and stop (exit 2 on any error).
+    pub check: bool,
 }
 
 /// Per-jail counters beyond the jail's own.
@@ -56,6 +60,8 @@ pub struct LineStats {
 
 pub struct JailRt {
     pub jail: Jail,
+    /// The jail's own ignore list (a fail2ban jail's `ignoreip`); None: `[guard] ignoreip`.
+    ignore: Option<IgnoreList>,
     pub cfg: JailConfig,
     pub source: SourceSpec,
     matcher: Box<dyn LineMatcher>,
@@ -112,6 +118,12 @@ pub fn load_config(opts: &RunOptions) -> anyhow::Result<GuardConfig> {
     if let Some(b) = opts.backend {
         cfg.backend = b;
     }
+    if let Some(dir) = &opts.fail2ban {
+        cfg.fail2ban = Some(dir.clone());
+    }
+    if let Some(dir) = cfg.fail2ban.clone() {
+        crate::guard::fail2ban::load::load_into(&mut cfg, &dir)?;
+    }
     Ok(cfg)
 }
 
@@ -123,14 +135,34 @@ fn ignore_list(cfg: &GuardConfig) -> IgnoreList {
     IgnoreList::new(nets)
 }
 
-fn matcher_for(cfg: &JailConfig) -> Box<dyn LineMatcher> {
+/// Whether the jail's bans go into the firewall (a fail2ban jail without a ban action: no).
+pub(super) fn in_firewall(cfg: &JailConfig) -> bool {
+    cfg.fail2ban.as_ref().is_none_or(|p| p.firewall)
+}
+
+/// A fail2ban jail's own `ignoreip` (and this host's addresses with `ignoreself`).
+fn own_ignore_list(cfg: &JailConfig) -> Option<IgnoreList> {
+    let parts = cfg.fail2ban.as_ref()?;
+    let mut nets = parts.ignoreip.clone();
+    if parts.ignoreself {
+        nets.extend(sys::local_addresses().into_iter().map(IpNet::from));
+    }
+    Some(IgnoreList::new(nets))
+}
+
+fn matcher_for(cfg: &JailConfig, source: &SourceSpec) -> Result<Box<dyn LineMatcher>, String> {
+    if cfg.fail2ban.is_some() {
+        return Ok(Box::new(crate::guard::fail2ban::load::matcher(
+            cfg, source,
+        )?));
+    }
     let timezone = jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC);
-    line_matcher::sshd(MatcherOptions {
+    Ok(line_matcher::sshd(MatcherOptions {
         mode: cfg.mode,
         logtype: cfg.logtype,
         timezone,
         sshd_plus: cfg.sshd_plus,
-    })
+    }))
 }
 
 fn time_text(unix: i64) -> String {
@@ -150,20 +182,27 @@ impl Daemon {
         auth_log_exists: bool,
         now: i64,
     ) -> anyhow::Result<Self> {
-        let mut jails: Vec<JailRt> = cfg
-            .jails
-            .values()
-            .filter(|j| j.enabled)
-            .map(|j| JailRt {
+        let mut jails: Vec<JailRt> = Vec::new();
+        for j in cfg.jails.values().filter(|j| j.enabled) {
+            let source = j.source(auth_log_exists);
+            let matcher = match matcher_for(j, &source) {
+                Ok(m) => m,
+                Err(e) => {
+                    log::error(format_args!("[{}] not started: {e}", j.name));
+                    continue;
+                }
+            };
+            jails.push(JailRt {
                 jail: Jail::new(j.name.clone(), Policy::from_config(j), cfg.ban_ipv6_prefix),
-                source: j.source(auth_log_exists),
-                matcher: matcher_for(j),
+                ignore: own_ignore_list(j),
+                source,
+                matcher,
                 cfg: j.clone(),
                 stats: LineStats::default(),
                 last_line_time: None,
                 lines: match_lines_for(&cfg, j),
-            })
-            .collect();
+            });
+        }
         let started = Instant::now();
         for (jail, ban) in state.all_bans()? {
             if let Some(rt) = jails.iter_mut().find(|r| r.jail.name == jail) {
@@ -224,6 +263,7 @@ impl Daemon {
             .jails
             .iter()
             .enumerate()
+            .filter(|(_, r)| in_firewall(&r.cfg))
             .flat_map(|(i, r)| r.jail.bans().into_iter().map(move |b| (i, b)))
             .filter(|(_, b)| b.end > now)
             .map(|(i, b)| (i, b.net, (b.end - now) as u64))
@@ -265,17 +305,15 @@ impl Daemon {
                         LineVerdict::Missed => rt.stats.missed += 1,
                         LineVerdict::Failure | LineVerdict::Helper => rt.stats.matched += 1,
                     }
+                    let ignore = rt.ignore.as_ref().unwrap_or(&self.ignore);
                     for f in self.failures.drain(..) {
                         let Host::Ip(ip) = f.host else { continue }; // names are never resolved
                         if let Some(kept) = rt.lines.as_mut() {
-                            if !self.ignore.contains(ip) {
+                            if !ignore.contains(ip) {
                                 kept.push(rt.jail.key(ip), line);
                             }
                         }
-                        match rt
-                            .jail
-                            .on_failure(ip, f.time.as_second(), 1, now, &self.ignore)
-                        {
+                        match rt.jail.on_failure(ip, f.time.as_second(), 1, now, ignore) {
                             Outcome::Banned(ban) => {
                                 super::fail2ban_log::ban(&rt.jail.name, &net_text(&ban.net));
                                 log::notice(format_args!(
@@ -287,12 +325,14 @@ impl Daemon {
                                     ban.count
                                 ));
                                 // Not banned in our view, so not in the kernel set either.
-                                self.ops.push(Op::Add {
-                                    set: source,
-                                    net: ban.net,
-                                    seconds: ban.seconds() as u64,
-                                    replace: false,
-                                });
+                                if in_firewall(&rt.cfg) {
+                                    self.ops.push(Op::Add {
+                                        set: source,
+                                        net: ban.net,
+                                        seconds: ban.seconds() as u64,
+                                        replace: false,
+                                    });
+                                }
                                 self.batch.bans.push((rt.jail.name.clone(), ban.clone()));
                                 let lines = rt
                                     .lines

@@ -84,7 +84,8 @@ impl Daemon {
         let Ok(addr) = ip.trim().parse::<IpAddr>() else {
             return Response::err(format!("not an IP address: {ip:?}"));
         };
-        if self.ignore.contains(addr) {
+        let ignore = self.jails[i].ignore.as_ref().unwrap_or(&self.ignore);
+        if ignore.contains(addr) {
             return Response::err(format!("{addr} is in ignoreip/ignoreself: not banning it"));
         }
         let rt = &mut self.jails[i];
@@ -98,12 +99,14 @@ impl Daemon {
             time_text(ban.end)
         ));
         // It may be banned already: the new length replaces the old one.
-        self.ops.push(Op::Add {
-            set: i,
-            net: key,
-            seconds: ban.seconds() as u64,
-            replace: true,
-        });
+        if super::in_firewall(&self.jails[i].cfg) {
+            self.ops.push(Op::Add {
+                set: i,
+                net: key,
+                seconds: ban.seconds() as u64,
+                replace: true,
+            });
+        }
         self.batch.bans.push((jail.to_string(), ban.clone()));
         self.new_bans.push((
             i,
@@ -174,6 +177,8 @@ impl Daemon {
             state_dir: Some(self.cfg.state_dir.clone()),
             socket: Some(self.cfg.socket.clone()),
             backend: Some(self.cfg.backend),
+            fail2ban: self.cfg.fail2ban.clone(),
+            check: false,
         };
         let mut notes = Vec::new();
         match load_config(&opts) {

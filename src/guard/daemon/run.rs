@@ -16,6 +16,20 @@ fn now_unix() -> i64 {
 
 pub fn run(opts: RunOptions) -> anyhow::Result<ExitCode> {
     let cfg = load_config(&opts)?;
+    let auth_log = Path::new(config::DEFAULT_AUTH_LOG).exists();
+    if opts.check {
+        return Ok(check(&cfg, auth_log));
+    }
+    for e in &cfg.jail_errors {
+        log::error(format_args!("{e}: that jail does not start"));
+    }
+    if cfg.fail2ban.is_some() {
+        for j in cfg.jails.values().filter(|j| j.enabled) {
+            for line in crate::guard::fail2ban::load::describe(j, auth_log).lines() {
+                log::info(format_args!("{line}"));
+            }
+        }
+    }
     // SAFETY: umask cannot fail. Everything we create (state, socket) is private to root.
     unsafe { libc::umask(0o077) };
     sys::use_one_malloc_arena();
@@ -38,7 +52,6 @@ pub fn run(opts: RunOptions) -> anyhow::Result<ExitCode> {
         log::notice(format_args!("SSH session open from {client}: {verdict}"));
     }
     let socket = cfg.socket.clone();
-    let auth_log = Path::new(config::DEFAULT_AUTH_LOG).exists();
     let mut daemon = Daemon::new(cfg, driver, state, ignore, auth_log, now_unix())?;
     for rt in &daemon.jails {
         let from = match &rt.source {
@@ -142,4 +155,26 @@ pub fn run(opts: RunOptions) -> anyhow::Result<ExitCode> {
         "guard stopped; bans stay in the kernel until they expire"
     ));
     Ok(ExitCode::SUCCESS)
+}
+
+/// `guard run --check`: every jail as it will run, then every jail that cannot; exit 2 if any.
+fn check(cfg: &GuardConfig, auth_log: bool) -> ExitCode {
+    let mut out = String::new();
+    for j in cfg.jails.values().filter(|j| j.enabled) {
+        out.push_str(&crate::guard::fail2ban::load::describe(j, auth_log));
+    }
+    for e in &cfg.jail_errors {
+        out.push_str(&format!("error: {e}\n"));
+    }
+    out.push_str(&format!(
+        "{} jails will run, {} cannot\n",
+        cfg.jails.values().filter(|j| j.enabled).count(),
+        cfg.jail_errors.len()
+    ));
+    print!("{out}");
+    if cfg.jail_errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
 }

@@ -4,5 +4,6 @@
 pub mod actions;
 pub mod convert;
 pub mod jails;
+pub mod load;
 pub mod runner;
 pub mod shell;

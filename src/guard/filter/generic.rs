@@ -214,6 +214,10 @@ impl<D: DateFinder> GenericFilter<D> {
         &self.name
     }
 
+    pub fn dates_mut(&mut self) -> &mut D {
+        &mut self.dates
+    }
+
     /// Every regex with its engine, prefregex first, then failregex and ignoreregex in order.
     pub fn engines(&self) -> &[RuleEngine] {
         &self.engines
