@@ -21,6 +21,11 @@ pub struct Policy {
     pub increment: bool,
     pub factor: f64,
     pub maxtime: Option<i64>,
+    /// `bantime.multipliers`: the nth repeat's bantime is `bantime * factor * multipliers[n]`
+    /// (the last one for later repeats) instead of doubling.
+    pub multipliers: Vec<u32>,
+    /// `bantime.rndtime`: up to this many seconds added to each incremented ban.
+    pub rndtime: Option<i64>,
 }
 
 impl Policy {
@@ -32,6 +37,12 @@ impl Policy {
             increment: cfg.bantime_increment,
             factor: cfg.bantime_factor,
             maxtime: cfg.bantime_maxtime.map(|s| s.0),
+            multipliers: cfg
+                .fail2ban
+                .as_ref()
+                .map(|p| p.multipliers.clone())
+                .unwrap_or_default(),
+            rndtime: cfg.fail2ban.as_ref().and_then(|p| p.rndtime),
         }
     }
 
@@ -44,7 +55,16 @@ impl Policy {
         if !self.increment || previous == 0 {
             return self.bantime;
         }
-        let grown = self.bantime as f64 * (1u64 << previous.min(20)) as f64 * self.factor;
+        let grown = match self.multipliers.last() {
+            // fail2ban: multipliers[count] when there are that many, else the last one.
+            Some(last) => {
+                let m = self.multipliers.get(previous as usize).unwrap_or(last);
+                self.bantime as f64 * self.factor * f64::from(*m)
+            }
+            // fail2ban's default formula, never below the plain bantime.
+            None => (self.bantime as f64 * (1u64 << previous.min(20)) as f64 * self.factor)
+                .max(self.bantime as f64),
+        };
         let grown = if grown >= i64::MAX as f64 {
             i64::MAX
         } else {
@@ -97,6 +117,18 @@ pub fn net_text(net: &IpNet) -> String {
     } else {
         net.to_string()
     }
+}
+
+/// A spread-out number of seconds in `0..rnd` for `bantime.rndtime`, from the address and the
+/// time (an attacker cannot predict the end of its ban; no random source needed).
+fn jitter(net: IpNet, now: i64, rnd: i64) -> i64 {
+    if rnd <= 0 {
+        return 0;
+    }
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut h = foldhash::fast::RandomState::default().build_hasher();
+    (net, now).hash(&mut h);
+    (h.finish() % rnd as u64) as i64
 }
 
 /// `::ffff:192.0.2.1` is the IPv4 address 192.0.2.1 for banning and whitelisting.
@@ -252,9 +284,17 @@ impl Jail {
             .unwrap_or(0)
             .saturating_add(1);
         self.ban_counts.insert(net, count);
-        let secs = seconds
+        let mut secs = seconds
             .unwrap_or_else(|| self.policy.ban_seconds(count))
             .max(1);
+        if let (None, Some(rnd), true, true) = (
+            seconds,
+            self.policy.rndtime,
+            self.policy.increment,
+            count > 1,
+        ) {
+            secs = secs.saturating_add(jitter(net, now, rnd));
+        }
         let ban = Ban {
             net,
             start: now,
@@ -322,7 +362,47 @@ mod tests {
             increment: false,
             factor: 1.0,
             maxtime: None,
+            multipliers: Vec::new(),
+            rndtime: None,
         }
+    }
+
+    #[test]
+    fn multipliers_replace_doubling_and_rndtime_adds_at_most_its_seconds() {
+        let p = Policy {
+            increment: true,
+            multipliers: vec![1, 5, 30],
+            ..policy()
+        };
+        assert_eq!(
+            (1..=5).map(|n| p.ban_seconds(n)).collect::<Vec<_>>(),
+            [3600, 5 * 3600, 30 * 3600, 30 * 3600, 30 * 3600]
+        );
+        let doubling = Policy {
+            increment: true,
+            factor: 0.5,
+            ..policy()
+        };
+        // Never below the plain bantime, as fail2ban's max(ban.Time, formula).
+        assert_eq!(doubling.ban_seconds(2), 3600);
+        let mut j = Jail::new(
+            "sshd",
+            Policy {
+                increment: true,
+                rndtime: Some(100),
+                ..policy()
+            },
+            128,
+        );
+        let net = j.key(ip("192.0.2.9"));
+        let first = j.ban(net, 1000, None, 3);
+        assert_eq!(first.seconds(), 3600, "a first ban is not randomised");
+        let second = j.ban(net, 9000, None, 3);
+        assert!(
+            (7200..7300).contains(&second.seconds()),
+            "{}",
+            second.seconds()
+        );
     }
 
     fn ip(s: &str) -> IpAddr {

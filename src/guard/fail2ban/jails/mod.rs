@@ -270,13 +270,23 @@ fn read_jail(dir: &Path, store: &mut Store, name: &str) -> Result<Option<JailSpe
                 .map(|(k, v)| (k.clone(), v.text.clone()))
                 .collect();
             let mut combined = definition::combine(dir, &fname, &fopts, &p_opts, false)?;
-            // The jail's own filter options take the filter's place.
-            for key in FILTER_KEYS {
-                if let Some(v) = opts.get(key) {
+            // The jail's own filter options take the filter's place (its journal matches are
+            // added to the filter's: fail2ban sends both).
+            for key in FILTER_KEYS.iter().filter(|k| **k != "journalmatch") {
+                if let Some(v) = opts.get(*key) {
                     combined.set(key, v.text.clone(), v.origin.clone());
                 }
             }
-            Some(combined.definition(&fname)?)
+            let mut def = combined.definition(&fname)?;
+            if let Some(v) = opts.get("journalmatch") {
+                def.journalmatch.extend(
+                    v.text
+                        .split('\n')
+                        .filter(|l| !l.is_empty())
+                        .map(String::from),
+                );
+            }
+            Some(def)
         }
     };
     let mut actions = Vec::new();
