@@ -125,10 +125,9 @@ fn jitter(net: IpNet, now: i64, rnd: i64) -> i64 {
     if rnd <= 0 {
         return 0;
     }
-    use std::hash::{BuildHasher, Hash, Hasher};
-    let mut h = foldhash::fast::RandomState::default().build_hasher();
-    (net, now).hash(&mut h);
-    (h.finish() % rnd as u64) as i64
+    use std::hash::BuildHasher;
+    let h = foldhash::fast::RandomState::default().hash_one((net, now));
+    (h % rnd as u64) as i64
 }
 
 /// `::ffff:192.0.2.1` is the IPv4 address 192.0.2.1 for banning and whitelisting.
