@@ -6,6 +6,7 @@
 //! `kill -9` right after still restores the ban), then the firewall gets one transaction, then the
 //! control requests of that round are answered.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -103,6 +104,8 @@ pub struct Daemon {
     replies: Vec<(mpsc::Sender<Response>, Response)>,
     failures: Vec<Failure>,
     reapply: bool,
+    /// Bans per network over all jails, for jails with `bantime.overalljails`.
+    ban_totals: HashMap<IpNet, u32>,
     /// Set when a batch changed the bans (read by the loop for the metrics file).
     pub bans_changed: bool,
 }
@@ -133,6 +136,11 @@ fn ignore_list(cfg: &GuardConfig) -> IgnoreList {
         nets.extend(sys::local_addresses().into_iter().map(IpNet::from));
     }
     IgnoreList::new(nets)
+}
+
+/// A fail2ban jail with `bantime.overalljails`.
+fn overall(cfg: &JailConfig) -> bool {
+    cfg.fail2ban.as_ref().is_some_and(|p| p.overalljails)
 }
 
 /// Whether the jail's bans go into the firewall (a fail2ban jail without a ban action: no).
@@ -204,9 +212,17 @@ impl Daemon {
             });
         }
         let started = Instant::now();
+        let mut ban_totals: HashMap<IpNet, u32> = HashMap::new();
         for (jail, ban) in state.all_bans()? {
+            *ban_totals.entry(ban.net).or_insert(0) += ban.count;
             if let Some(rt) = jails.iter_mut().find(|r| r.jail.name == jail) {
                 rt.jail.remember_count(ban.net, ban.count);
+            }
+        }
+        // `bantime.overalljails`: earlier bans in every jail count for the increment.
+        for rt in jails.iter_mut().filter(|r| overall(&r.cfg)) {
+            for (net, total) in &ban_totals {
+                rt.jail.remember_count(*net, *total);
             }
         }
         let mut restored = 0usize;
@@ -237,6 +253,7 @@ impl Daemon {
             replies: Vec::new(),
             failures: Vec::new(),
             reapply: false,
+            ban_totals,
             bans_changed: false,
         };
         d.setup_firewall(now)?;
@@ -381,6 +398,18 @@ impl Daemon {
         }
     }
 
+    /// Count a new ban of `net` for the jails that count bans over all jails.
+    fn count_overall(&mut self, net: IpNet) {
+        let total = {
+            let t = self.ban_totals.entry(net).or_insert(0);
+            *t += 1;
+            *t
+        };
+        for rt in self.jails.iter_mut().filter(|r| overall(&r.cfg)) {
+            rt.jail.remember_count(net, total);
+        }
+    }
+
     /// Once per second: forget ended bans and quiet windows; lift bans too long for a kernel timeout.
     pub fn tick(&mut self, now: i64) {
         for (i, rt) in self.jails.iter_mut().enumerate() {
@@ -400,6 +429,10 @@ impl Daemon {
 
     /// Save, enforce, answer: the end of every round.
     pub fn flush(&mut self) {
+        let banned: Vec<IpNet> = self.new_bans.iter().map(|(_, a)| a.ban.net).collect();
+        for net in banned {
+            self.count_overall(net);
+        }
         if let Err(e) = self.state.save(&self.batch) {
             log::error(format_args!("{e}"));
         }

@@ -305,3 +305,104 @@ fn reload_applies_new_numbers_and_refuses_a_bad_file() {
     assert_eq!(rec.take().len(), 1, "maxretry 1 bans at the first failure");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A fail2ban-style jail on the generic engine, with `bantime.overalljails` when `overall`.
+fn fail2ban_jail(name: &str, overall: bool, firewall: bool) -> JailConfig {
+    use crate::guard::filter::definition::{FilterDefinition, Located, Origin};
+    let mut j = cfg(Path::new("/nonexistent")).jails["sshd"].clone();
+    j.name = name.into();
+    j.bantime_increment = true;
+    j.fail2ban = Some(Box::new(config::Fail2banParts {
+        filter: std::sync::Arc::new(FilterDefinition {
+            name: "t".into(),
+            failregex: vec![Located {
+                value: r"^Failed password for \S+ from <HOST> port \d+ ssh2$".into(),
+                origin: Origin::default(),
+            }],
+            maxlines: 1,
+            ..FilterDefinition::default()
+        }),
+        use_dns: "no".into(),
+        logtimezone: None,
+        ignoreip: vec![],
+        ignoreself: false,
+        firewall,
+        multipliers: vec![],
+        rndtime: None,
+        overalljails: overall,
+        actions: vec![],
+    }));
+    j
+}
+
+#[test]
+fn overalljails_counts_earlier_bans_of_other_jails_and_a_jail_without_ban_action_stays_out_of_the_firewall()
+ {
+    let dir = tmp("overall");
+    let rec = Recording::default();
+    let mut c = cfg(&dir);
+    c.jails.clear();
+    for j in [
+        fail2ban_jail("a", false, true),
+        fail2ban_jail("b", true, true),
+        fail2ban_jail("c", false, false),
+    ] {
+        c.jails.insert(j.name.clone(), j);
+    }
+    let state = State::open(&dir.join(state::DB_FILE)).unwrap();
+    let mut d = Daemon::new(
+        c,
+        Box::new(rec.clone()),
+        state,
+        IgnoreList::default(),
+        false,
+        NOW,
+    )
+    .unwrap();
+    rec.take();
+    // Jail "a" bans 192.0.2.40 (its lines come from source 0), then "b" does: its first ban of
+    // that address is already its second over all jails, so it is doubled.
+    for (source, _) in [(0usize, "a"), (1, "b"), (2, "c")] {
+        let Event::Source(SourceMsg::Lines { lines, .. }) = lines(&["192.0.2.40"; 3], 1) else {
+            unreachable!()
+        };
+        d.handle(
+            Event::Source(SourceMsg::Lines {
+                source,
+                lines,
+                mark: None,
+            }),
+            NOW,
+        );
+        d.flush();
+    }
+    let bans: Vec<(String, i64)> = d
+        .jails
+        .iter()
+        .flat_map(|r| {
+            r.jail
+                .bans()
+                .into_iter()
+                .map(|b| (r.jail.name.clone(), b.seconds()))
+        })
+        .collect();
+    assert_eq!(
+        bans,
+        [("a".into(), 600), ("b".into(), 1200), ("c".into(), 600)]
+    );
+    // Only "a" and "b" reached the firewall.
+    let sets: Vec<usize> = rec
+        .take()
+        .into_iter()
+        .flat_map(|c| match c {
+            Call::Apply(ops) => ops
+                .into_iter()
+                .map(|o| match o {
+                    Op::Add { set, .. } | Op::Remove { set, .. } => set,
+                })
+                .collect(),
+            _ => vec![],
+        })
+        .collect();
+    assert_eq!(sets, [0, 1]);
+}
