@@ -24,6 +24,7 @@ needs=(
     "man:man-db"
     "file:file"
     "strip:binutils"
+    "curl:curl"
 )
 missing=()
 for pair in "${needs[@]}"; do
@@ -54,6 +55,26 @@ fi
 if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
     echo "test.sh: adding the x86_64-unknown-linux-musl target"
     rustup target add x86_64-unknown-linux-musl
+fi
+
+# nginx (with basic auth) for the fail2ban lab (tests/fail2ban_lab.rs). Installed without starting
+# its service (a policy-rc.d for the duration): the lab runs its own nginx inside a namespace.
+if [ ! -x /usr/sbin/nginx ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "test.sh: nginx-light is missing; run as root to install it" >&2
+        exit 2
+    fi
+    echo "test.sh: installing nginx-light (its service is not started)"
+    own_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        own_policy=1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/dev/null
+    if [ "$own_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+    systemctl disable --now nginx.service >/dev/null 2>&1 || true
 fi
 
 # fail2ban's own filters, jail.conf and sample logs, read by the tests from Debian's package (unpacked,
