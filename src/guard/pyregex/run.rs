@@ -199,6 +199,8 @@ impl CompiledRegex {
         let spans = match (&self.twin, self.within_guards(text)) {
             (Some(twin), false) => fancy_spans(twin, text)?,
             _ => match &self.program {
+                // Most lines match no regex: the DFA says so without building captures.
+                Program::Linear(re) if !re.is_match(text) => None,
                 Program::Linear(re) => re.captures(text).map(|caps| {
                     (0..caps.len())
                         .map(|i| caps.get(i).map(|m| m.range()))
