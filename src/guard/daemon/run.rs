@@ -79,6 +79,8 @@ pub fn run(opts: RunOptions) -> anyhow::Result<ExitCode> {
     daemon.start_sources(&tx)?;
     drop(tx);
     sys::install_signal_flags();
+    // Compiling the filters (and describing them) left freed memory behind: give it back.
+    sys::release_free_memory();
     sys::sd_notify("READY=1");
     log::notice(format_args!(
         "guard started ({} backend)",
