@@ -376,3 +376,64 @@ fn without_sendmail_the_mail_goes_over_smtp_with_the_matched_lines() {
     drop(sink);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An action.d template of the user's own runs through /bin/sh at start, on each ban and on each
+/// unban, with the ban's values filled in (a fail2ban configuration run with `--fail2ban`).
+#[test]
+fn a_users_own_action_d_template_runs_on_start_ban_and_unban() {
+    let dir = std::env::temp_dir().join(format!("pc-shell-action-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for d in ["etc/filter.d", "etc/action.d"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    let out = dir.join("actions.txt");
+    std::fs::write(
+        dir.join("etc/filter.d/demo.conf"),
+        "[Definition]\nfailregex = ^demo failure from <HOST>$\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("etc/action.d/record.conf"),
+        "[Definition]\nactionstart = echo \"start <name>\" >> <out>\nactionban = echo \"ban <ip> <failures> <name> <bantime>\" >> <out>\n\
+         actionunban = echo \"unban <ip>\" >> <out>\n[Init]\ntimeout = 5\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("demo.log"), "").unwrap();
+    std::fs::write(
+        dir.join("etc/jail.local"),
+        format!(
+            "[demo]\nenabled = true\nfilter = demo\nlogpath = {}\nmaxretry = 2\nbantime = 2\naction = record[out=\"{}\"]\n",
+            dir.join("demo.log").display(),
+            out.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("guard.toml"),
+        format!(
+            "[guard]\nbackend = \"dry-run\"\nignoreself = false\nstate_dir = \"{0}/state\"\nsocket = \"{0}/guard.sock\"\nfail2ban = \"{0}/etc\"\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let guard = Daemon::start(&dir.join("guard.toml"));
+    wait_file(&out, "start demo");
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("demo.log"))
+        .unwrap();
+    writeln!(
+        log,
+        "demo failure from 192.0.2.5\ndemo failure from 192.0.2.5"
+    )
+    .unwrap();
+    drop(log);
+    wait_file(&out, "ban 192.0.2.5 2 demo 2");
+    let text = wait_file(&out, "unban 192.0.2.5");
+    assert_eq!(
+        text,
+        "start demo\nban 192.0.2.5 2 demo 2\nunban 192.0.2.5\n"
+    );
+    drop(guard);
+    let _ = std::fs::remove_dir_all(&dir);
+}

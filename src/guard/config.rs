@@ -112,6 +112,21 @@ pub struct Fail2banParts {
     pub overalljails: bool,
     /// How each action is carried out, for the start-up listing and `--check`.
     pub actions: Vec<String>,
+    /// The action.d templates run through /bin/sh (every other action is native).
+    pub shell_actions: Vec<ShellAction>,
+}
+
+/// The commands of one action.d template of a jail, its options filled in; the ban's own tags
+/// (`<ip>` ...) are left for run time.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ShellAction {
+    pub name: String,
+    pub start: Option<String>,
+    pub stop: Option<String>,
+    pub ban: Option<String>,
+    pub unban: Option<String>,
+    /// Seconds a command may run (the action's `timeout`, fail2ban's default 60).
+    pub timeout: u64,
 }
 
 pub use super::alerts::AlertConfig;

@@ -106,6 +106,8 @@ pub struct Daemon {
     reapply: bool,
     /// Bans per network over all jails, for jails with `bantime.overalljails`.
     ban_totals: HashMap<IpNet, u32>,
+    /// Runs action.d commands off the loop (started when a jail has such an action).
+    runner: Option<crate::guard::fail2ban::runner::Runner>,
     /// Set when a batch changed the bans (read by the loop for the metrics file).
     pub bans_changed: bool,
 }
@@ -136,6 +138,20 @@ fn ignore_list(cfg: &GuardConfig) -> IgnoreList {
         nets.extend(sys::local_addresses().into_iter().map(IpNet::from));
     }
     IgnoreList::new(nets)
+}
+
+/// When a jail's action.d commands run.
+#[derive(Clone, Copy)]
+pub(super) enum Stage {
+    Start,
+    Ban,
+    Unban,
+}
+
+fn shell_actions(cfg: &JailConfig) -> &[config::ShellAction] {
+    cfg.fail2ban
+        .as_ref()
+        .map_or(&[], |p| p.shell_actions.as_slice())
 }
 
 /// A fail2ban jail with `bantime.overalljails`.
@@ -254,9 +270,16 @@ impl Daemon {
             failures: Vec::new(),
             reapply: false,
             ban_totals,
+            runner: None,
             bans_changed: false,
         };
         d.setup_firewall(now)?;
+        if d.jails.iter().any(|r| !shell_actions(&r.cfg).is_empty()) {
+            d.runner = Some(crate::guard::fail2ban::runner::Runner::start(4, 256));
+            for i in 0..d.jails.len() {
+                d.run_shell(i, Stage::Start, None);
+            }
+        }
         if restored > 0 {
             log::notice(format_args!(
                 "restored {restored} bans in {:.0?}",
@@ -398,6 +421,59 @@ impl Daemon {
         }
     }
 
+    /// Queue a jail's action.d commands for a stage (never waits for them).
+    pub(super) fn run_shell(&mut self, i: usize, stage: Stage, ban: Option<&alerts::BanAlert>) {
+        let Some(rt) = self.jails.get(i) else { return };
+        let Some(runner) = self.runner.as_mut() else {
+            return;
+        };
+        for a in shell_actions(&rt.cfg) {
+            let template = match stage {
+                Stage::Start => &a.start,
+                Stage::Ban => &a.ban,
+                Stage::Unban => &a.unban,
+            };
+            let Some(template) = template else { continue };
+            let mut values = std::collections::BTreeMap::new();
+            if let Some(b) = ban {
+                let ip = net_text(&b.ban.net);
+                let family = if b.ban.net.addr().is_ipv4() {
+                    "inet4"
+                } else {
+                    "inet6"
+                };
+                let matches = b.lines.join("\n");
+                for (k, v) in [
+                    ("ip", ip.clone()),
+                    ("fid", ip),
+                    ("family", family.to_string()),
+                    ("failures", b.ban.failures.to_string()),
+                    ("ipfailures", b.ban.failures.to_string()),
+                    ("ipjailfailures", b.ban.failures.to_string()),
+                    ("time", b.ban.start.to_string()),
+                    ("bantime", b.ban.seconds().to_string()),
+                    ("bancount", b.ban.count.to_string()),
+                    ("matches", matches.clone()),
+                    ("ipmatches", matches.clone()),
+                    ("ipjailmatches", matches),
+                ] {
+                    values.insert(k.to_string(), v);
+                }
+            }
+            values.insert("timeout".into(), a.timeout.to_string());
+            let stage_name = match stage {
+                Stage::Start => "actionstart",
+                Stage::Ban => "actionban",
+                Stage::Unban => "actionunban",
+            };
+            runner.submit(crate::guard::fail2ban::runner::Job {
+                label: format!("[{}] {} {stage_name}", rt.jail.name, a.name),
+                command: crate::guard::fail2ban::shell::render(template, &values),
+                timeout: Duration::from_secs(a.timeout.max(1)),
+            });
+        }
+    }
+
     /// Count a new ban of `net` for the jails that count bans over all jails.
     fn count_overall(&mut self, net: IpNet) {
         let total = {
@@ -412,11 +488,23 @@ impl Daemon {
 
     /// Once per second: forget ended bans and quiet windows; lift bans too long for a kernel timeout.
     pub fn tick(&mut self, now: i64) {
+        let mut ended = Vec::new();
         for (i, rt) in self.jails.iter_mut().enumerate() {
             for b in rt.jail.expire(now) {
                 if b.seconds() as u64 > MAX_KERNEL_TIMEOUT {
                     self.ops.push(Op::Remove { set: i, net: b.net });
                 }
+                ended.push((i, rt.jail.name.clone(), b));
+            }
+        }
+        if self.runner.is_some() {
+            for (i, jail, ban) in ended {
+                let a = alerts::BanAlert {
+                    jail,
+                    ban,
+                    lines: Vec::new(),
+                };
+                self.run_shell(i, Stage::Unban, Some(&a));
             }
         }
         if self.reapply {
@@ -446,12 +534,14 @@ impl Daemon {
             }
             self.ops.clear();
         }
-        for (i, alert) in self.new_bans.drain(..) {
+        let new_bans: Vec<(usize, alerts::BanAlert)> = self.new_bans.drain(..).collect();
+        for (i, alert) in new_bans {
             let cfg = match self.jails.get(i) {
                 Some(rt) => alerts_of(&self.cfg, &rt.cfg),
                 None => &self.cfg.alerts,
             };
             alerts::on_ban(cfg, &alert);
+            self.run_shell(i, Stage::Ban, Some(&alert));
         }
         for (tx, resp) in self.replies.drain(..) {
             let _ = tx.send(resp);

@@ -142,6 +142,7 @@ impl Daemon {
             Err(e) => return Response::err(e),
         };
         let single = target.prefix_len() == target.max_prefix_len();
+        let mut unbanned = Vec::new();
         for (i, rt) in self.jails.iter_mut().enumerate() {
             let keys: Vec<IpNet> = if single {
                 vec![rt.jail.key(target.addr())]
@@ -154,15 +155,24 @@ impl Daemon {
                     .collect()
             };
             for key in keys {
-                if rt.jail.unban(&key).is_some() {
+                if let Some(ban) = rt.jail.unban(&key) {
                     log::notice(format_args!("[{}] Unban {}", rt.jail.name, net_text(&key)));
                     crate::guard::fail2ban_log::unban(&rt.jail.name, &net_text(&key));
                     lifted.push(key);
+                    unbanned.push((i, rt.jail.name.clone(), ban));
                 }
                 // Always drop it from the state and the kernel, like fail2ban, even if we had no record.
                 self.batch.unbans.push((Some(rt.jail.name.clone()), key));
                 self.ops.push(Op::Remove { set: i, net: key });
             }
+        }
+        for (i, jail, ban) in unbanned {
+            let a = alerts::BanAlert {
+                jail,
+                ban,
+                lines: Vec::new(),
+            };
+            self.run_shell(i, super::Stage::Unban, Some(&a));
         }
         Response::ok(json!({ "unbanned": lifted.len() }))
     }

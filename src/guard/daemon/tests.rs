@@ -331,6 +331,7 @@ fn fail2ban_jail(name: &str, overall: bool, firewall: bool) -> JailConfig {
         rndtime: None,
         overalljails: overall,
         actions: vec![],
+        shell_actions: vec![],
     }));
     j
 }

@@ -163,7 +163,9 @@ pub fn describe(name: &str, plan: &ActionPlan) -> String {
             )
         }
         ActionPlan::Shell { .. } => {
-            format!("{name}: action.d template through /bin/sh (values quoted)")
+            format!(
+                "{name}: action.d template through /bin/sh (values passed quoted, 4 at a time, each under its timeout)"
+            )
         }
     }
 }

@@ -96,12 +96,38 @@ pub fn combine(
     p_opts: &Vars,
     all: bool,
 ) -> Result<Combined, ConfError> {
-    let store = files::read(config_dir, &format!("filter.d/{name}"), "filter")?;
+    let kind = Kind {
+        dir: "filter.d",
+        what: "filter",
+        keys: &DEFINITION_KEYS,
+        ignore: &[],
+    };
+    combine_kind(&kind, config_dir, name, init, p_opts, all)
+}
+
+/// Filters and actions are read alike (fail2ban's `DefinitionInitConfigReader`): from their
+/// directory, with the `[Definition]` keys the reader takes and the tags left for run time.
+pub struct Kind<'a> {
+    pub dir: &'a str,
+    pub what: &'static str,
+    pub keys: &'a [&'a str],
+    pub ignore: &'a [&'a str],
+}
+
+pub fn combine_kind(
+    kind: &Kind,
+    config_dir: &Path,
+    name: &str,
+    init: &BTreeMap<String, String>,
+    p_opts: &Vars,
+    all: bool,
+) -> Result<Combined, ConfError> {
+    let store = files::read(config_dir, &format!("{}/{name}", kind.dir), kind.what)?;
     let mut vars: Vars = p_opts.clone();
     vars.extend(init.iter().map(|(k, v)| (k.to_lowercase(), v.clone())));
     let mut combined: Vec<(String, String)> = Vec::new();
     let mut origins: BTreeMap<String, (Origin, String)> = BTreeMap::new();
-    for key in DEFINITION_KEYS {
+    for key in kind.keys.iter().copied() {
         if p_opts.contains_key(key) || init.contains_key(key) {
             continue;
         }
@@ -148,10 +174,11 @@ pub fn combine(
         set(&mut combined, &k, v);
     }
     // Options of conditional sections (`key?cond`) are not substituted under their plain name.
-    let ignore: Vec<String> = combined
+    let mut ignore: Vec<String> = combined
         .iter()
         .filter_map(|(k, _)| k.split_once('?').map(|(base, _)| base.to_string()))
         .collect();
+    ignore.extend(kind.ignore.iter().map(|s| s.to_string()));
     let mut cache: BTreeMap<String, Option<String>> = BTreeMap::new();
     let mut lookup = |tag: &str| -> Result<Option<String>, ConfError> {
         if let Some(v) = cache.get(tag) {

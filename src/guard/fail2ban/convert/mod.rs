@@ -228,6 +228,7 @@ pub fn jail_config(
     let mut scope: Option<Scope> = None;
     let mut mail: Option<AlertConfig> = None;
     let mut described = Vec::new();
+    let mut shell = Vec::new();
     for a in &spec.actions {
         let plan = actions::plan(&a.name, &a.options, spec.vars(), services)
             .map_err(|e| c.err("action", e))?;
@@ -237,7 +238,16 @@ pub fn jail_config(
                 scope = Some(match (scope.take(), s) {
                     (None, s) => s,
                     (Some(Scope::AllPorts), _) | (_, Scope::AllPorts) => Scope::AllPorts,
-                    (Some(Scope::Ports { protocols: p1, ports: r1 }), Scope::Ports { protocols: p2, ports: r2 }) => {
+                    (
+                        Some(Scope::Ports {
+                            protocols: p1,
+                            ports: r1,
+                        }),
+                        Scope::Ports {
+                            protocols: p2,
+                            ports: r2,
+                        },
+                    ) => {
                         let mut protocols = p1;
                         for p in p2 {
                             if !protocols.contains(&p) {
@@ -285,9 +295,22 @@ pub fn jail_config(
                     });
                 }
             }
-            ActionPlan::Shell { name } => notes.push(format!(
-                "action {name}: action.d shell templates are not run by this version; only its bans and mails are native"
-            )),
+            ActionPlan::Shell { name } => {
+                let dir = a
+                    .file
+                    .as_ref()
+                    .and_then(|f| f.parent())
+                    .and_then(|d| d.parent())
+                    .ok_or_else(|| c.err("action", format!("{name}: no action.d file")))?;
+                let vars = spec
+                    .options
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.text.clone()))
+                    .collect();
+                let cmds = super::action_reader::load(dir, &name, &a.options, &spec.name, &vars)
+                    .map_err(|e| c.err("action", format!("{name}: {e}")))?;
+                shell.push(cmds);
+            }
         }
     }
     if scope.is_none() {
@@ -307,6 +330,7 @@ pub fn jail_config(
         rndtime,
         overalljails: c.flag("bantime.overalljails", false),
         actions: described,
+        shell_actions: shell,
     };
     let maxmatches = match c.text("maxmatches") {
         None | Some("") => None,
