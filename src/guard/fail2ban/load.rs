@@ -141,17 +141,18 @@ pub fn describe(jc: &JailConfig, auth_log_exists: bool) -> String {
         SourceSpec::Stdin => "standard input".into(),
     };
     out.push_str(&format!("  source   {source}\n"));
+    let scope = match &jc.fail2ban {
+        Some(p) if !p.firewall => "not in the firewall (no ban action)".to_string(),
+        _ => jc.scope.to_string(),
+    };
+    let increment = if jc.bantime_increment {
+        " (incremented)"
+    } else {
+        ""
+    };
     out.push_str(&format!(
-        "  bans     after {} failures in {} s, for {} s{}, {}\n",
-        jc.maxretry,
-        jc.findtime.0,
-        jc.bantime.0,
-        if jc.bantime_increment {
-            " (incremented)"
-        } else {
-            ""
-        },
-        jc.scope
+        "  bans     after {} failures in {} s, for {} s{increment}, {scope}\n",
+        jc.maxretry, jc.findtime.0, jc.bantime.0,
     ));
     if let Some(parts) = &jc.fail2ban {
         for (i, a) in parts.actions.iter().enumerate() {
