@@ -162,19 +162,29 @@ pub fn run(opts: RunOptions) -> anyhow::Result<ExitCode> {
 /// `guard run --check`: every jail as it will run, then every jail that cannot; exit 2 if any.
 fn check(cfg: &GuardConfig, auth_log: bool) -> ExitCode {
     let mut out = String::new();
+    let mut errors = cfg.jail_errors.clone();
     for j in cfg.jails.values().filter(|j| j.enabled) {
         out.push_str(&crate::guard::fail2ban::load::describe(j, auth_log));
+        // The daemon builds a regex's Unicode translation at its first non-ASCII line; here
+        // every one is built, so that none can fail later.
+        if j.fail2ban.is_some() {
+            if let Err(e) = crate::guard::fail2ban::load::compiled(j)
+                .and_then(|f| f.build_all().map_err(|e| e.to_string()))
+            {
+                errors.push(format!("jail {}: {e}", j.name));
+            }
+        }
     }
-    for e in &cfg.jail_errors {
+    for e in &errors {
         out.push_str(&format!("error: {e}\n"));
     }
     out.push_str(&format!(
         "{} jails will run, {} cannot\n",
-        cfg.jails.values().filter(|j| j.enabled).count(),
-        cfg.jail_errors.len()
+        cfg.jails.values().filter(|j| j.enabled).count() + cfg.jail_errors.len() - errors.len(),
+        errors.len()
     ));
     print!("{out}");
-    if cfg.jail_errors.is_empty() {
+    if errors.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)

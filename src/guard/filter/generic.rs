@@ -210,6 +210,21 @@ impl<D: DateFinder> GenericFilter<D> {
         })
     }
 
+    /// Build what `new` leaves to the first non-ASCII line (every regex's whole Unicode
+    /// translation), so that an engine refusing one shows now: `--check` does this.
+    pub fn build_all(&self) -> Result<(), BuildError> {
+        for (regex, rule) in self.finder.regexes().zip(&self.engines) {
+            regex.build_all().map_err(|e| BuildError {
+                filter: self.name.clone(),
+                kind: rule.kind,
+                index: rule.index,
+                origin: rule.origin.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

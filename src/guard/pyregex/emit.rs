@@ -24,6 +24,14 @@ use super::charset::{Category, CharSet, category};
 pub(crate) enum Mode {
     Linear,
     Exact,
+    /// `Linear` for ASCII texts only: every set cut to its ASCII members. On a text with no other
+    /// characters this means exactly what `Linear` means, and the automata are a fraction of the
+    /// size (Python's `\w` alone is ~700 Unicode ranges). For the `regex` crate, `\b` is its
+    /// ASCII one, which its DFA runs; fancy-regex refuses `(?-u:...)` and gets `\b`, the same on
+    /// ASCII text.
+    Ascii {
+        fancy: bool,
+    },
 }
 
 /// Conditions on the text under which a `Mode::Linear` text is exact.
@@ -43,6 +51,11 @@ impl Guards {
     pub fn any(&self) -> bool {
         self.no_inner_newline || self.word_chars_agree || self.ascii_text || self.non_empty
     }
+}
+
+/// The ASCII code points.
+fn ascii() -> CharSet {
+    CharSet::from_ranges(vec![(0, 0x7F)])
 }
 
 pub(crate) fn emit(root: &Node, mode: Mode) -> (String, Guards) {
@@ -106,11 +119,36 @@ fn push_set(out: &mut String, set: &CharSet) {
     out.push(']');
 }
 
+/// A set of ASCII members, always as a positive class: a negated one would bring every other
+/// code point into the automaton, for texts that have none.
+fn push_ascii_set(out: &mut String, set: &CharSet) {
+    if set.is_empty() {
+        out.push_str(NOTHING);
+    } else if let Some(c) = set.as_single() {
+        push_char(out, c);
+    } else {
+        out.push('[');
+        for &(lo, hi) in set.ranges() {
+            push_char(out, lo);
+            if hi > lo {
+                if hi > lo + 1 {
+                    out.push('-');
+                }
+                push_char(out, hi);
+            }
+        }
+        out.push(']');
+    }
+}
+
 impl Emitter {
     fn node(&mut self, node: &Node) {
         match node {
             Node::Empty => self.out.push_str("(?:)"),
             Node::Fail => self.out.push_str(NOTHING),
+            Node::Set(set) if matches!(self.mode, Mode::Ascii { .. }) => {
+                push_ascii_set(&mut self.out, &set.intersect(&ascii()))
+            }
             Node::Set(set) => push_set(&mut self.out, set),
             Node::Concat(items) => items.iter().for_each(|n| self.node(n)),
             Node::Alt(items) => {
@@ -204,7 +242,7 @@ impl Emitter {
             Anchor::LineStart => "(?m:^)",
             Anchor::LineEnd => "(?m:$)",
             Anchor::EndOrFinalNewline => match self.mode {
-                Mode::Linear => {
+                Mode::Linear | Mode::Ascii { .. } => {
                     self.guards.no_inner_newline = true;
                     "(?m:$)"
                 }
@@ -224,6 +262,17 @@ impl Emitter {
                         self.out.push_str(if negated { r"\B" } else { r"\b" });
                     }
                     Mode::Exact => self.exact_boundary(negated, ascii),
+                    Mode::Ascii { fancy } => {
+                        if negated {
+                            self.guards.non_empty = true;
+                        }
+                        self.out.push_str(match (negated, fancy) {
+                            (false, false) => r"(?-u:\b)",
+                            (true, false) => r"(?-u:\B)",
+                            (false, true) => r"\b",
+                            (true, true) => r"\B",
+                        });
+                    }
                 }
                 return;
             }

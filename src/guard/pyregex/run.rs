@@ -2,7 +2,7 @@
 //! exclude, and Python's group table.
 
 use std::ops::Range;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use super::ast::{Node, RepeatKind};
 use super::charset::CharSet;
@@ -21,16 +21,31 @@ enum Program {
 }
 
 /// A Python pattern compiled for Rust.
+///
+/// Two translations: one with every set cut to ASCII, built at once and used on ASCII texts
+/// (nearly every log line), and the whole one, built at the first other text. The whole one's
+/// automata hold Python's Unicode tables and cost most of the time and memory of a compile.
 #[derive(Debug)]
 pub struct CompiledRegex {
     python: String,
     engine: Engine,
+    ascii: Program,
+    /// The conditions besides ASCII under which `ascii` is exact (other texts go to `full`).
+    ascii_guards: Guards,
+    pub(super) full: OnceLock<Result<Full, PyRegexError>>,
+    /// The parsed pattern, kept to build `full`.
+    root: Node,
+    groups: usize,
+    names: Vec<(String, usize)>,
+}
+
+/// The whole translation: its program, its exact twin for the texts outside its guards.
+#[derive(Debug)]
+pub(super) struct Full {
     program: Program,
     guards: Guards,
     /// Exact on every text; used only for texts outside `guards`.
     twin: Option<fancy_regex::Regex>,
-    groups: usize,
-    names: Vec<(String, usize)>,
     translated: String,
 }
 
@@ -126,52 +141,99 @@ fn build_fancy(text: &str) -> Result<fancy_regex::Regex, PyRegexError> {
         .map_err(|e| PyRegexError::Engine(e.to_string()))
 }
 
+fn build(text: &str, engine: &Engine) -> Result<Program, PyRegexError> {
+    Ok(match engine {
+        Engine::Linear => Program::Linear(
+            regex::RegexBuilder::new(text)
+                .size_limit(SIZE_LIMIT)
+                .dfa_size_limit(SIZE_LIMIT)
+                .build()
+                .map_err(|e| PyRegexError::Engine(e.to_string()))?,
+        ),
+        Engine::Backtracking { .. } => Program::Backtracking(build_fancy(text)?),
+    })
+}
+
+impl Program {
+    fn spans(&self, text: &str) -> Result<Option<Vec<Option<Range<usize>>>>, LimitHit> {
+        match self {
+            // Most lines match no regex: the DFA says so without building captures.
+            Program::Linear(re) if !re.is_match(text) => Ok(None),
+            Program::Linear(re) => Ok(re.captures(text).map(|caps| {
+                (0..caps.len())
+                    .map(|i| caps.get(i).map(|m| m.range()))
+                    .collect()
+            })),
+            Program::Backtracking(re) => fancy_spans(re, text),
+        }
+    }
+}
+
 impl CompiledRegex {
     /// Compile a Python pattern as `re.compile(pattern, re.MULTILINE if multiline else 0)`.
+    ///
+    /// Only the ASCII translation is built here; `compile_all` and `build_all` build the whole
+    /// one too, so that every error shows now (`--check`, tests).
     pub fn compile(pattern: &str, multiline: bool) -> Result<CompiledRegex, PyRegexError> {
         let parsed = parse::parse(pattern, multiline)?;
         let root = lookaround::remove_decided_lookarounds(parsed.root);
         refuse_repeated_empty_captures(&root)?;
-        let reason = backtracking_reason(&root);
-        let (translated, guards) = emit(&root, Mode::Linear);
-        let (engine, program) = match reason {
-            None => {
-                let re = regex::RegexBuilder::new(&translated)
-                    .size_limit(SIZE_LIMIT)
-                    .dfa_size_limit(SIZE_LIMIT)
-                    .build()
-                    .map_err(|e| PyRegexError::Engine(e.to_string()))?;
-                (Engine::Linear, Program::Linear(re))
-            }
-            Some(reason) => (
-                Engine::Backtracking { reason },
-                Program::Backtracking(build_fancy(&translated)?),
-            ),
+        let engine = match backtracking_reason(&root) {
+            None => Engine::Linear,
+            Some(reason) => Engine::Backtracking { reason },
         };
-        let twin = if guards.any() {
-            Some(build_fancy(&emit(&root, Mode::Exact).0)?)
-        } else {
-            None
-        };
+        let fancy = engine != Engine::Linear;
+        let (ascii_text, ascii_guards) = emit(&root, Mode::Ascii { fancy });
         Ok(CompiledRegex {
             python: pattern.to_string(),
+            ascii: build(&ascii_text, &engine)?,
             engine,
-            program,
-            guards,
-            twin,
+            ascii_guards,
+            full: OnceLock::new(),
+            root,
             groups: parsed.groups,
             names: parsed.names,
-            translated,
         })
+    }
+
+    /// `compile`, with the whole translation built too.
+    pub fn compile_all(pattern: &str, multiline: bool) -> Result<CompiledRegex, PyRegexError> {
+        let compiled = CompiledRegex::compile(pattern, multiline)?;
+        compiled.build_all()?;
+        Ok(compiled)
+    }
+
+    /// Build the whole translation now rather than at the first text that needs it.
+    pub fn build_all(&self) -> Result<(), PyRegexError> {
+        self.full().map(|_| ()).map_err(Clone::clone)
+    }
+
+    fn full(&self) -> Result<&Full, &PyRegexError> {
+        self.full
+            .get_or_init(|| {
+                let (translated, guards) = emit(&self.root, Mode::Linear);
+                let twin = if guards.any() {
+                    Some(build_fancy(&emit(&self.root, Mode::Exact).0)?)
+                } else {
+                    None
+                };
+                Ok(Full {
+                    program: build(&translated, &self.engine)?,
+                    guards,
+                    twin,
+                    translated,
+                })
+            })
+            .as_ref()
     }
 
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
 
-    /// The conditions under which the main program is exact (other texts use the twin).
+    /// The conditions under which the whole translation is exact (other texts use the twin).
     pub fn guards(&self) -> Guards {
-        self.guards
+        self.full().map(|f| f.guards).unwrap_or_default()
     }
 
     /// The Python pattern as given.
@@ -179,9 +241,9 @@ impl CompiledRegex {
         &self.python
     }
 
-    /// The pattern text handed to the engine.
+    /// The whole pattern text handed to the engine ("" if it cannot be built).
     pub fn translated(&self) -> &str {
-        &self.translated
+        self.full().map(|f| f.translated.as_str()).unwrap_or("")
     }
 
     /// Python's `groups`: the number of capturing groups.
@@ -196,18 +258,15 @@ impl CompiledRegex {
 
     /// Python's `re.search(pattern, text)`.
     pub fn search<'t>(&'t self, text: &'t str) -> Result<Option<Match<'t>>, LimitHit> {
-        let spans = match (&self.twin, self.within_guards(text)) {
-            (Some(twin), false) => fancy_spans(twin, text)?,
-            _ => match &self.program {
-                // Most lines match no regex: the DFA says so without building captures.
-                Program::Linear(re) if !re.is_match(text) => None,
-                Program::Linear(re) => re.captures(text).map(|caps| {
-                    (0..caps.len())
-                        .map(|i| caps.get(i).map(|m| m.range()))
-                        .collect()
-                }),
-                Program::Backtracking(re) => fancy_spans(re, text)?,
-            },
+        let spans = if text.is_ascii() && within(&self.ascii_guards, text) {
+            self.ascii.spans(text)?
+        } else {
+            // Not built at start: an engine refusing it now is reported as a search given up.
+            let full = self.full().map_err(|e| LimitHit(e.to_string()))?;
+            match &full.twin {
+                Some(twin) if !within(&full.guards, text) => fancy_spans(twin, text)?,
+                _ => full.program.spans(text)?,
+            }
         };
         Ok(spans.map(|mut spans: Vec<Option<Range<usize>>>| {
             spans.resize(self.groups + 1, None);
@@ -218,26 +277,26 @@ impl CompiledRegex {
             }
         }))
     }
+}
 
-    fn within_guards(&self, text: &str) -> bool {
-        let g = &self.guards;
-        if g.non_empty && text.is_empty() {
-            return false;
-        }
-        if g.ascii_text && !text.is_ascii() {
-            return false;
-        }
-        if g.word_chars_agree && !text.is_ascii() && text.chars().any(word_status_differs) {
-            return false;
-        }
-        if g.no_inner_newline && text.len() > 1 {
-            let before_last = &text.as_bytes()[..text.len() - 1];
-            if memchr::memchr(b'\n', before_last).is_some() {
-                return false;
-            }
-        }
-        true
+/// Whether `text` meets the conditions a translation relies on.
+fn within(g: &Guards, text: &str) -> bool {
+    if g.non_empty && text.is_empty() {
+        return false;
     }
+    if g.ascii_text && !text.is_ascii() {
+        return false;
+    }
+    if g.word_chars_agree && !text.is_ascii() && text.chars().any(word_status_differs) {
+        return false;
+    }
+    if g.no_inner_newline && text.len() > 1 {
+        let before_last = &text.as_bytes()[..text.len() - 1];
+        if memchr::memchr(b'\n', before_last).is_some() {
+            return false;
+        }
+    }
+    true
 }
 
 fn fancy_spans(

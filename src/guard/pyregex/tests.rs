@@ -409,3 +409,33 @@ fn repeated_empty_matching_groups_are_refused() {
         (r"(a*){1}b", false, &["aab", "b"]),
     ]));
 }
+
+/// ASCII texts run on the translation cut to ASCII, the others on the whole one (built at the
+/// first of them): both must give Python's answers, including where only a non-ASCII character
+/// changes the result (Kelvin sign under IGNORECASE, `é` as a word character, `[^a]`).
+#[test]
+fn ascii_and_unicode_texts_take_their_own_translation_and_agree_with_python() {
+    all_linear(&check(&[
+        (
+            r"(?i)^k\w+\b",
+            false,
+            &["Kelvin", "\u{212A}elvin", "kél", "k"],
+        ),
+        (r"\bfoo\b", false, &["a foo b", "éfoo", "fooé", "foo_"]),
+        (r"[^a]+$", false, &["bbb", "bé", "a"]),
+        (r"\d+\s\S+", false, &["12 ab", "١٢ ab", "12\u{2003}x"]),
+        (r".+", false, &["ab\ncd", "é\nx"]),
+    ]));
+    let rx = CompiledRegex::compile(r"\w+", false).unwrap();
+    assert!(
+        rx.full.get().is_none(),
+        "the whole translation was built at start"
+    );
+    assert_eq!(rx.search("abc").unwrap().unwrap().span(0), Some(0..3));
+    assert!(
+        rx.full.get().is_none(),
+        "an ASCII text built the whole translation"
+    );
+    assert_eq!(rx.search("héllo").unwrap().unwrap().span(0), Some(0..6));
+    assert!(rx.full.get().is_some());
+}

@@ -124,6 +124,14 @@ impl<R: Searcher> Finder<R> {
         }
     }
 
+    /// Every regex: the prefregex, then the failregexes and ignoreregexes in order.
+    pub fn regexes(&self) -> impl Iterator<Item = &R> {
+        self.prefregex
+            .iter()
+            .chain(&self.failregex)
+            .chain(&self.ignoreregex)
+    }
+
     fn search(&mut self, which: Which, i: usize, text: &str, lines: &[TupleLine]) -> Option<Hit> {
         let regex = match which {
             Which::Fail => &self.failregex[i],
