@@ -201,6 +201,50 @@ done
 }
 
 #[test]
+fn an_unreachable_mirror_fails_the_apply_before_anything_changes() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+start_sshd
+make_user olduser
+fresh_profile
+# unattended-upgrades absent (overlay only): apply must install it, and the lab has no network at all.
+rm -f /usr/bin/unattended-upgrade
+awk -v RS= -v ORS='\n\n' '!/^Package: unattended-upgrades\n/' /var/lib/dpkg/status > "$T/status"
+cat "$T/status" > /var/lib/dpkg/status
+# apt's download cache in the test's directory, not this machine's.
+mkdir -p "$T/archives/partial"
+echo "Dir::Cache::Archives \"$T/archives\";" > /etc/apt/apt.conf.d/99lab-cache
+picture > "$T/before"
+pcp plan > "$T/plan"
+grep -q 'apt-get install -y unattended-upgrades' "$T/plan" && echo "CHECK plan installs the package"
+if pcp apply --yes --no-confirm --state-dir "$T/state" > "$T/out" 2> "$T/err"; then
+  echo "apply succeeded without a mirror"; exit 1
+fi
+grep -q 'downloading packages failed' "$T/err" && grep -q 'nothing on this host was changed' "$T/err" \
+  && echo "CHECK the error says the download failed and nothing changed"
+if grep -q 'rolled back' "$T/err"; then cat "$T/err"; exit 1; fi
+# No step ran: no transaction was even begun.
+[ -z "$(ls -A "$T/state" 2>/dev/null | grep -v lock)" ] && echo "CHECK no transaction"
+picture > "$T/after"
+diff "$T/before" "$T/after" && echo "CHECK byte-identical"
+lap_ssh 22 olduser && echo "CHECK old port works"
+"#,
+    );
+    assert_checks(
+        &out,
+        &[
+            "plan installs the package",
+            "the error says the download failed and nothing changed",
+            "no transaction",
+            "byte-identical",
+            "old port works",
+        ],
+    );
+}
+
+#[test]
 fn without_confirm_everything_is_reverted_and_the_old_port_works() {
     let Some(lab) = lab_or_skip() else { return };
     let out = assert_ok(

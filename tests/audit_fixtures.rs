@@ -239,6 +239,15 @@ fn fresh_debian_cloud_image_fails_for_the_right_reasons() {
     let score = report["score"].as_u64().unwrap();
     assert!(score < 60, "a fresh image scores low, got {score}");
     assert_eq!(report["host"]["hostname"], "debian-cloud");
+    // The profile key offered names the port found, not an example one.
+    let exposed = checks(&report)
+        .iter()
+        .find(|c| c["id"] == "net.exposed")
+        .unwrap();
+    assert_eq!(
+        exposed["fix"]["profile"],
+        "firewall.allow = [{ port = 6379, proto = \"tcp\" }]"
+    );
 }
 
 /// The fixture's key files belong to whoever checked the repository out, with the checkout's umask: the

@@ -63,7 +63,7 @@ state_dir = "$w/state"
 socket = "$w/guard.sock"
 fail2ban = "$w/etc"
 TOML
-"$bin" guard run --config "$w/guard.toml" 2> "$w/guard.log" &
+${WRAP:-} "$bin" guard run --config "$w/guard.toml" 2> "$w/guard.log" &
 pid=$!
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
 for _ in $(seq 100); do "$bin" guard status --config "$w/guard.toml" > /dev/null 2>&1 && break; sleep 0.1; done
@@ -84,5 +84,5 @@ for _ in $(seq 300); do
 done
 sleep 1
 busy=$(rss)
-echo "idle VmRSS: $((idle / 1024)) MB ($idle KiB)"
+echo "idle VmRSS: $((idle / 1024)) MB ($idle KiB)"; [ -n "${SMAPS:-}" ] && cat /proc/$pid/smaps_rollup
 echo "with $(failed) addresses tracked by sshd: $((busy / 1024)) MB ($busy KiB)"

@@ -210,6 +210,7 @@ pub fn run_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         println!("Nothing changed.");
         return Ok(ExitCode::SUCCESS);
     }
+    exec::prefetch(&p).map_err(|e| anyhow!(e))?;
     let state = &args.state.state_dir;
     let mut txn =
         Txn::begin(state, &args.profile.profile.to_string_lossy()).map_err(|e| anyhow!(e))?;

@@ -23,6 +23,24 @@ pub struct Ctx<'a> {
     pub snap: &'a Snapshot,
 }
 
+/// Downloads every package the plan installs or upgrades, before anything on the host changes.
+pub fn prefetch(plan: &Plan) -> Result<(), String> {
+    let downloads = super::packages::downloads(plan);
+    if downloads.is_empty() {
+        return Ok(());
+    }
+    let failed = |why: String| {
+        format!("downloading packages failed ({why}); nothing on this host was changed")
+    };
+    for argv in downloads {
+        service::run_visible(&argv, super::packages::APT_ENV).map_err(failed)?;
+    }
+    if std::env::var(FAIL_AT).ok().as_deref() == Some("fetch") {
+        return Err(failed(format!("failure injected by {FAIL_AT}")));
+    }
+    Ok(())
+}
+
 /// Runs every step of the plan. On error the transaction is already rolled back.
 pub fn execute(ctx: &Ctx, plan: &Plan, txn: &mut Txn) -> Result<(), String> {
     for step in Step::ALL {
@@ -200,10 +218,13 @@ fn perform(ctx: &Ctx, action: &Action, txn: &mut Txn) -> Result<(), String> {
         Action::SetSysctl { values } => {
             for (key, value) in values {
                 let old = ctx.snap.sysctl_live.get(key).cloned().unwrap_or_default();
-                txn.record(Undo::Sysctl {
-                    key: key.clone(),
-                    value: old,
-                })?;
+                // A latch cannot be undone live (the plan said so): only its file is rolled back.
+                if !super::sysctl::latched(key, value) {
+                    txn.record(Undo::Sysctl {
+                        key: key.clone(),
+                        value: old,
+                    })?;
+                }
                 write::write_sysctl(ctx.root, key, value)?;
             }
             Ok(())
@@ -226,7 +247,17 @@ fn perform(ctx: &Ctx, action: &Action, txn: &mut Txn) -> Result<(), String> {
                 target: target.clone(),
                 options: before,
             })?;
-            service::run(&action.command().unwrap_or_default()).map(|_| ())
+            let r = service::run(&action.command().unwrap_or_default()).map(|_| ());
+            match (r, &ctx.snap.container) {
+                (Ok(()), _) => Ok(()),
+                // A container may not own its /dev/shm: nothing changed, and fstab holds for the next start.
+                (Err(e), Some(c)) => {
+                    println!("note  {target} not remounted in this {} container: {e}", c.kind);
+                    txn.manifest.undo.pop();
+                    txn.save()
+                }
+                (Err(e), None) => Err(e),
+            }
         }
     }
 }

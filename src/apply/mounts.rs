@@ -63,6 +63,15 @@ pub fn plan(profile: &Profile, snap: &Snapshot, plan: &mut Plan) {
     ));
     if let Some(live) = &snap.dev_shm_live {
         if !opts.iter().all(|o| live.contains(o)) {
+            if let Some(c) = &snap.container {
+                plan.notes.push((
+                    Step::Mounts,
+                    format!(
+                        "a {} container: if it refuses the remount, the apply goes on and /etc/fstab applies at the container's next start",
+                        c.kind
+                    ),
+                ));
+            }
             plan.changes.push(command(
                 Step::Mounts,
                 Action::Remount {

@@ -67,9 +67,56 @@ pub fn commands(autoremove: bool) -> Vec<Vec<String>> {
 
 pub const APT_ENV: &[(&str, &str)] = &[("DEBIAN_FRONTEND", "noninteractive")];
 
+/// The downloads a plan's package actions need, as commands run before any step: the mirror is the one
+/// thing an apply cannot roll back from, so a failure there must come while nothing has changed yet.
+pub fn downloads(plan: &Plan) -> Vec<Vec<String>> {
+    let v = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut out = Vec::new();
+    for c in &plan.changes {
+        match &c.action {
+            Action::InstallPackages { names } => {
+                let mut argv = v(&["apt-get", "install", "-y", "--download-only"]);
+                argv.extend(names.iter().cloned());
+                out.push(argv);
+            }
+            Action::UpgradePackages { .. } => {
+                out.push(v(&["apt-get", "update"]));
+                out.push(v(&["apt-get", "-y", "--download-only", "upgrade"]));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn package_actions_are_downloaded_first_and_nothing_else_is() {
+        let mut p = Plan::default();
+        assert!(downloads(&p).is_empty());
+        p.changes.push(command(
+            Step::Updates,
+            Action::InstallPackages {
+                names: vec!["unattended-upgrades".into()],
+            },
+        ));
+        p.changes.push(command(
+            Step::Packages,
+            Action::UpgradePackages { autoremove: true },
+        ));
+        let d: Vec<String> = downloads(&p).iter().map(|a| a.join(" ")).collect();
+        assert_eq!(
+            d,
+            [
+                "apt-get install -y --download-only unattended-upgrades",
+                "apt-get update",
+                "apt-get -y --download-only upgrade"
+            ]
+        );
+    }
 
     #[test]
     fn upgrades_are_planned_only_when_something_is_upgradable() {

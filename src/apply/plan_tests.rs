@@ -338,3 +338,56 @@ fn with_the_packaged_unit_apply_writes_a_drop_in_only_and_only_when_needed() {
         assert!(d.diff.lines().any(|l| l == line), "{line} in {}", d.diff);
     }
 }
+
+fn live_sysctl_set(p: &Plan) -> BTreeMap<String, String> {
+    p.changes
+        .iter()
+        .filter_map(|c| match &c.action {
+            Action::SetSysctl { values } => Some(values.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+#[test]
+fn sysctl_avoids_one_way_values_and_says_when_it_cannot() {
+    let harden = profile_text().replace("harden = false", "harden = true");
+    let prof = Profile::parse(&harden, "test.toml").unwrap();
+    let bpf = "kernel.unprivileged_bpf_disabled";
+    // From 0 it writes 2 (same protection as 1, and rollback can put the 0 back).
+    let mut snap = debian_host();
+    snap.sysctl_live.insert(bpf.into(), "0".into());
+    let p = plan(&prof, &snap, &KeepOpen::default());
+    assert_eq!(live_sysctl_set(&p).get(bpf).map(String::as_str), Some("2"));
+    // Already 1 (latched, and as good): left alone, no note needed.
+    snap.sysctl_live.insert(bpf.into(), "1".into());
+    let p = plan(&prof, &snap, &KeepOpen::default());
+    assert_eq!(live_sysctl_set(&p).get(bpf), None);
+    // The profile insists on 2 while 1 is latched: it waits for the reboot and says so.
+    let forced = harden.replace(
+        "[sysctl.set]\n",
+        "[sysctl.set]\n\"kernel.unprivileged_bpf_disabled\" = 2\n\"kernel.modules_disabled\" = 1\n",
+    );
+    let prof = Profile::parse(&forced, "test.toml").unwrap();
+    snap.sysctl_live.insert("kernel.modules_disabled".into(), "0".into());
+    let p = plan(&prof, &snap, &KeepOpen::default());
+    let set = live_sysctl_set(&p);
+    assert_eq!(set.get(bpf), None);
+    let notes: Vec<&str> = p.notes.iter().map(|(_, n)| n.as_str()).collect();
+    assert!(
+        notes.iter().any(|n| n.contains(bpf) && n.contains("until reboot")),
+        "{notes:?}"
+    );
+    // A latch the profile asks for explicitly is done, with the warning before apply.
+    assert_eq!(
+        set.get("kernel.modules_disabled").map(String::as_str),
+        Some("1")
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("kernel.modules_disabled = 1 cannot be undone")),
+        "{notes:?}"
+    );
+}

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::audit::sysctl_guide_accepts as guide_accepts;
+use crate::host::container;
 use crate::host::snapshot::Snapshot;
 use crate::profile::{Profile, Toggle};
 
@@ -10,6 +12,19 @@ use super::plan::{command, file_change};
 use super::{Action, Plan, ROOT_OWNER, Step};
 
 pub const SYSCTL_FILE: &str = "/etc/sysctl.d/90-portcullis.conf";
+
+/// Values the kernel refuses to change back from until reboot (one-way latches).
+const LATCHES: &[(&str, &str)] = &[
+    ("kernel.unprivileged_bpf_disabled", "1"),
+    ("kernel.modules_disabled", "1"),
+    ("kernel.kexec_load_disabled", "1"),
+    ("kernel.yama.ptrace_scope", "3"),
+];
+
+/// Whether `key = value`, once live, cannot be changed again before a reboot.
+pub fn latched(key: &str, value: &str) -> bool {
+    LATCHES.iter().any(|&(k, v)| k == key && v == value.trim())
+}
 
 /// Key → value to persist and set, after the Docker and router-advertisement exceptions.
 pub fn wanted(
@@ -59,6 +74,28 @@ pub fn wanted(
     for (k, val) in &s.set {
         v.insert(k.clone(), val.to_string());
     }
+    if let Some(c) = &snap.container {
+        let host_owned: Vec<String> = v
+            .keys()
+            .filter(|k| !container::settable_in(c, k))
+            .cloned()
+            .collect();
+        if !host_owned.is_empty() {
+            for k in &host_owned {
+                v.remove(k);
+            }
+            notes.push((
+                Step::Sysctl,
+                format!(
+                    "a {} container ({}): left out {} key(s) that belong to the host's kernel: {}",
+                    c.kind,
+                    c.signs.join("; "),
+                    host_owned.len(),
+                    host_owned.join(", ")
+                ),
+            ));
+        }
+    }
     v
 }
 
@@ -90,10 +127,31 @@ pub fn plan(profile: &Profile, snap: &Snapshot, plan: &mut Plan) {
         0o644,
         ROOT_OWNER,
     ));
-    let live: Vec<(String, String)> = want
-        .into_iter()
-        .filter(|(k, v)| snap.sysctl_live.get(k).is_some_and(|l| l != v))
-        .collect();
+    let mut live: Vec<(String, String)> = Vec::new();
+    for (k, v) in want {
+        let Some(now) = snap.sysctl_live.get(&k) else {
+            continue;
+        };
+        if *now == v || (!profile.sysctl.set.contains_key(&k) && guide_accepts(&k, now)) {
+            continue;
+        }
+        if latched(&k, now) {
+            plan.notes.push((
+                Step::Sysctl,
+                format!("{k} = {now} is latched by the kernel until reboot: {v} takes effect at boot"),
+            ));
+            continue;
+        }
+        if latched(&k, &v) {
+            plan.notes.push((
+                Step::Sysctl,
+                format!(
+                    "{k} = {v} cannot be undone until reboot: a rollback restores the file, the live value stays"
+                ),
+            ));
+        }
+        live.push((k, v));
+    }
     if !live.is_empty() {
         plan.changes
             .push(command(Step::Sysctl, Action::SetSysctl { values: live }));

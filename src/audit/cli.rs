@@ -17,6 +17,10 @@ pub struct AuditArgs {
     /// Audit the system mounted at this directory instead of `/` (commands are not run then).
     #[arg(long, default_value = "/")]
     pub root: PathBuf,
+    /// Judge what the system will do at boot (its persisted configuration), not its live state.
+    /// Implied when the root has no /proc (a golden image, a debootstrap root, a container before boot).
+    #[arg(long)]
+    pub offline: bool,
     /// Profile with your expectations (default: what the hardening guides recommend).
     #[arg(long)]
     pub profile: Option<PathBuf>,
@@ -62,6 +66,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let wanted = Wanted {
         sysctl_keys: super::wanted_sysctl_keys(&profile),
         admin_user: profile.admin.user.clone(),
+        offline: args.offline,
     };
     let facts = host::collect(&root, &wanted);
     let findings = filter(super::run_all(&facts, &profile), &args.only, &args.skip)?;

@@ -129,6 +129,9 @@ impl Spec {
     pub fn skip(&self, reason: impl Into<String>) -> Finding {
         self.finding(Status::Skip, vec![reason.into()])
     }
+    pub fn skip_with(&self, evidence: Vec<String>) -> Finding {
+        self.finding(Status::Skip, evidence)
+    }
     pub fn error(&self, why: impl Into<String>) -> Finding {
         self.finding(Status::Error, vec![why.into()])
     }

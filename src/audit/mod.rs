@@ -14,11 +14,15 @@ pub mod report;
 mod ssh;
 mod sysctl;
 /// The guide sysctl values, shared with apply's [sysctl] step.
+pub use sysctl::guide_accepts as sysctl_guide_accepts;
 pub use sysctl::guide_targets as sysctl_guide_targets;
 mod updates;
 mod users;
 
 pub use finding::{Finding, Fix, Severity, Spec, Status};
+
+/// Evidence line of every finding judged without live state.
+pub const OFFLINE: &str = "judged on persisted configuration: no live state under this root";
 
 use crate::host::HostFacts;
 use crate::profile::Profile;

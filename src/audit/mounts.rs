@@ -38,6 +38,9 @@ fn live(f: &HostFacts, p: &Profile) -> Finding {
             wanted(p)
         ),
     );
+    if f.persisted_only {
+        return at_boot(f, p, spec);
+    }
     let mounts = match &f.mounts.live {
         Ok(m) => m,
         Err(e) => return spec.error(e.clone()),
@@ -78,6 +81,42 @@ fn live(f: &HostFacts, p: &Profile) -> Finding {
         return spec.warn(vec!["/dev/shm is not a separate mount".into()]);
     }
     if bad { spec.fail(ev) } else { spec.pass(ev) }
+}
+
+/// Offline: /dev/shm as boot will mount it, from its fstab line or else systemd's built-in default.
+fn at_boot(f: &HostFacts, p: &Profile, spec: Spec) -> Finding {
+    let fstab = match &f.mounts.fstab {
+        Ok(m) => m,
+        Err(e) => return spec.error(e.clone()),
+    };
+    let (m, origin) = match mount_at(fstab, "/dev/shm") {
+        Some(m) => (m.clone(), format!("/etc/fstab:{}", m.line)),
+        None => (
+            Mount {
+                source: "tmpfs".into(),
+                target: "/dev/shm".into(),
+                fstype: "tmpfs".into(),
+                options: vec!["rw".into(), "nosuid".into(), "nodev".into()],
+                line: 0,
+            },
+            "no fstab line: systemd's default".into(),
+        ),
+    };
+    let mut ev = vec![
+        format!("at boot: /dev/shm {} ({origin})", m.options.join(",")),
+        format!("{} (/etc/fstab)", super::OFFLINE),
+    ];
+    let miss = missing(&m, p);
+    if m.has("ro") {
+        ev.push("ro breaks programs that need shared memory".into());
+        return spec.fail(ev);
+    }
+    if miss.is_empty() {
+        spec.pass(ev)
+    } else {
+        ev.insert(1, format!("/dev/shm lacks {}", miss.join(", ")));
+        spec.fail(ev)
+    }
 }
 
 fn persisted(f: &HostFacts, p: &Profile) -> Finding {

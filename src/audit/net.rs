@@ -38,6 +38,16 @@ fn exposed(f: &HostFacts, p: &Profile) -> Finding {
         Some("firewall.allow = [{ port = 443, proto = \"tcp\" }]"),
         "bind the service to 127.0.0.1/::1, stop it, or keep it behind the default deny (and list wanted ports in firewall.allow)",
     );
+    if f.persisted_only {
+        let ev = vec![
+            format!(
+                "at boot: sshd on port(s) {:?}; other services' sockets cannot be known without running them",
+                ssh_ports(f)
+            ),
+            super::OFFLINE.into(),
+        ];
+        return spec.skip_with(ev);
+    }
     let listeners = match &f.net.listeners {
         Ok(l) => l,
         Err(e) => return spec.error(e.clone()),
@@ -50,6 +60,7 @@ fn exposed(f: &HostFacts, p: &Profile) -> Finding {
     let v4 = FamilyView::new(&f.firewall, false);
     let v6 = FamilyView::new(&f.firewall, true);
     let mut open = Vec::new();
+    let mut open_ports: Vec<(u16, &str)> = Vec::new();
     let mut filtered = Vec::new();
     let mut fine = Vec::new();
     for l in listeners
@@ -73,6 +84,10 @@ fn exposed(f: &HostFacts, p: &Profile) -> Finding {
             fine.push(describe(l));
         } else {
             open.push(describe(l));
+            let wanted = (l.port, if l.proto == Proto::Tcp { "tcp" } else { "udp" });
+            if !open_ports.contains(&wanted) {
+                open_ports.push(wanted);
+            }
         }
     }
     let mut ev = Vec::new();
@@ -96,7 +111,36 @@ fn exposed(f: &HostFacts, p: &Profile) -> Finding {
             0,
             format!("reachable and not in firewall.allow: {}", open.join("; ")),
         );
-        spec.fail(ev)
+        // The key names the very ports found, for the ones the operator does want reachable.
+        let entries: Vec<String> = open_ports
+            .iter()
+            .map(|(port, proto)| format!("{{ port = {port}, proto = \"{proto}\" }}"))
+            .collect();
+        let mut finding = spec.fail(ev);
+        finding.fix.profile = Some(format!("firewall.allow = [{}]", entries.join(", ")));
+        finding
+    }
+}
+
+/// Offline: sshd starts at boot (its service or ssh.socket is enabled) on the ports its config names.
+fn ssh_at_boot(f: &HostFacts, spec: Spec) -> Finding {
+    let ports = ssh_ports(f);
+    let how = if f.sshd.socket.enabled {
+        Some("ssh.socket is enabled")
+    } else if f.sshd.service_enabled {
+        Some("ssh.service is enabled")
+    } else {
+        None
+    };
+    match how {
+        Some(how) => spec.pass(vec![
+            format!("at boot: {how}, listening on port(s) {ports:?}"),
+            super::OFFLINE.into(),
+        ]),
+        None => spec.fail(vec![
+            "neither ssh.service nor ssh.socket is enabled: nothing will listen for SSH after boot".into(),
+            super::OFFLINE.into(),
+        ]),
     }
 }
 
@@ -110,6 +154,9 @@ fn ssh_listening(f: &HostFacts) -> Finding {
     );
     if !f.sshd.installed {
         return spec.skip("sshd is not installed");
+    }
+    if f.persisted_only {
+        return ssh_at_boot(f, spec);
     }
     let listeners = match &f.net.listeners {
         Ok(l) => l,

@@ -6,7 +6,7 @@
 use crate::host::{HostFacts, ReadError};
 use crate::profile::{Profile, Toggle};
 
-use super::{Finding, Severity, Spec};
+use super::{Finding, OFFLINE, Severity, Spec};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expect {
@@ -240,7 +240,8 @@ const GUIDE_KEYS: &[(&str, &str, Severity, &str)] = &[
 fn relaxed(key: &str) -> Option<Expect> {
     Some(match key {
         "kernel.yama.ptrace_scope" => Expect::OneOf(&["1", "2", "3"]),
-        "kernel.unprivileged_bpf_disabled" => Expect::OneOf(&["1", "2"]),
+        // 2 first: apply writes the first value, and 1 is latched by the kernel until reboot (no rollback).
+        "kernel.unprivileged_bpf_disabled" => Expect::OneOf(&["2", "1"]),
         "kernel.kptr_restrict" => Expect::OneOf(&["2", "1"]),
         "fs.protected_fifos" => Expect::OneOf(&["1", "2"]),
         _ => return None,
@@ -277,6 +278,18 @@ pub fn guide_targets() -> Vec<(&'static str, String)> {
             (key, expect.target())
         })
         .collect()
+}
+
+/// Whether `value` already satisfies the guide set's check for `key` (apply then leaves the live value).
+pub fn guide_accepts(key: &str, value: &str) -> bool {
+    GUIDE_KEYS
+        .iter()
+        .find(|(k, ..)| *k == key)
+        .is_some_and(|&(_, want, ..)| {
+            relaxed(key)
+                .unwrap_or_else(|| Expect::Eq(want.to_string()))
+                .ok(value)
+        })
 }
 
 /// IPv6 addresses or the default route come from router advertisements.
@@ -445,6 +458,20 @@ fn check_key(
             "add `{key} = {target}` to /etc/sysctl.d/60-portcullis.conf, then `sysctl --system`"
         ),
     );
+    if f.persisted_only {
+        return at_boot(f, key, expect, spec, note);
+    }
+    if let Some(c) = &f.container {
+        if !crate::host::container::settable_in(c, key) {
+            return spec.skip_with(vec![
+                format!(
+                    "not applicable in a {} container: {key} belongs to the host's kernel",
+                    c.kind
+                ),
+                c.signs.join("; "),
+            ]);
+        }
+    }
     let live = match f.sysctl.live.get(key) {
         None => return spec.skip("not read"),
         Some(Err(ReadError::NotFound)) => {
@@ -491,6 +518,40 @@ fn check_key(
             spec.warn(ev)
         }
         (false, _) => spec.fail(ev),
+    }
+}
+
+/// Offline: what the sysctl files will set at boot, in systemd-sysctl's order.
+fn at_boot(
+    f: &HostFacts,
+    key: &str,
+    expect: &Expect,
+    spec: Spec,
+    note: Option<String>,
+) -> Finding {
+    let mut ev = Vec::new();
+    let persisted = f.sysctl.persisted.get(key);
+    if let Some((v, o)) = persisted {
+        ev.push(format!("at boot: {key} = {v} ({o})"));
+    }
+    ev.push(format!("{OFFLINE} (sysctl.d and sysctl.conf)"));
+    ev.extend(note);
+    ev.extend(
+        f.sysctl
+            .errors
+            .iter()
+            .map(|e| format!("could not read {e}")),
+    );
+    match persisted {
+        Some((v, _)) if expect.ok(v) => spec.pass(ev),
+        Some(_) => spec.fail(ev),
+        None => {
+            ev.insert(
+                0,
+                format!("no sysctl file sets {key}: at boot it keeps the kernel's built-in default, which an image does not show"),
+            );
+            spec.warn(ev)
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod ban;
 pub mod cmd;
+pub mod container;
 pub mod firewall;
 pub mod keyproof;
 pub mod mounts;
@@ -42,6 +43,11 @@ pub struct HostFacts {
     pub root: String,
     /// True when auditing the running system (commands and /proc are live).
     pub live: bool,
+    /// No live kernel state to read (an offline image, or `--offline`): checks judge what the persisted
+    /// configuration will do at boot.
+    pub persisted_only: bool,
+    /// This system is a container (LXC, OpenVZ, nspawn, Docker): kernel-wide settings are the host's.
+    pub container: Option<container::Container>,
     /// We run with uid 0 and may read root-only files.
     pub is_root: bool,
     pub hostname: String,
@@ -119,6 +125,8 @@ pub struct SshdFacts {
     /// Why the effective config comes from where it does.
     pub source_note: String,
     pub socket: SocketFacts,
+    /// ssh.service is enabled at boot (a wants link), for offline audits.
+    pub service_enabled: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -234,6 +242,8 @@ impl Default for HostFacts {
         HostFacts {
             root: "/".into(),
             live: false,
+            persisted_only: false,
+            container: None,
             is_root: true,
             hostname: String::new(),
             os: BTreeMap::new(),
@@ -275,6 +285,7 @@ impl Default for SshdFacts {
             sshd_t_cmd: String::new(),
             source_note: String::new(),
             socket: SocketFacts::default(),
+            service_enabled: false,
         }
     }
 }

@@ -16,6 +16,8 @@ pub struct Snapshot {
     pub files: BTreeMap<String, Option<FileState>>,
     /// File names in /etc/ssh/sshd_config.d, sorted as sshd reads them.
     pub sshd_dropins: Vec<String>,
+    /// A container VPS: kernel-wide sysctls are the host's, and remounts may be refused.
+    pub container: Option<super::container::Container>,
     pub users: Vec<User>,
     pub shadow: Vec<ShadowEntry>,
     /// The SSH ports in effect before any change: ssh.socket's ListenStream ports when socket activation is
@@ -110,6 +112,7 @@ pub fn read(
     snap.nft_installed = service::nft_path(root).is_some();
     snap.sudo = service::find_program(root, &["/usr/bin/sudo", "/bin/sudo"]).is_some();
     snap.systemd = service::systemd_running(root);
+    snap.container = super::container::detect(root);
     snap.unattended_installed = root.exists("/usr/bin/unattended-upgrade");
     snap.ufw_enabled = root
         .read(super::ufw::UFW_CONF)

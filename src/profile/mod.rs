@@ -136,6 +136,20 @@ mod tests {
     }
 
     #[test]
+    fn a_wrong_sudo_value_names_the_two_that_work() {
+        for bad in ["sudo = true", "sudo = \"yes\"", "sudo = 1"] {
+            let err = Profile::parse(&format!("[admin]\n{bad}\n"), "p").unwrap_err();
+            assert_eq!(err.line, 2, "{err}");
+            assert!(
+                err.message.contains("\"password\"") && err.message.contains("\"nopassword\""),
+                "{bad}: {err}"
+            );
+        }
+        let p = Profile::parse("[admin]\nsudo = \"nopassword\"\n", "p").unwrap();
+        assert_eq!(p.admin.sudo, SudoMode::Nopassword);
+    }
+
+    #[test]
     fn unreadable_file_has_no_position() {
         let err = Profile::load(Path::new("/nonexistent/portcullis.toml")).unwrap_err();
         assert!(
@@ -149,6 +163,7 @@ mod tests {
     fn values_apply_writes_into_files_or_argv_are_validated_with_position() {
         let cases = [
             ("[admin]\nuser = \"-rf\"\n", 2),
+            ("[admin]\nuser = \"root\"\n", 2),
             ("[admin]\nauthorized_keys = [\"ssh-ed25519 nope\"]\n", 2),
             ("[admin]\nauthorized_keys_file = \"keys\"\n", 2),
             ("[ssh]\nallow_users = [\"admin bob\"]\n", 2),

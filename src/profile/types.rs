@@ -45,11 +45,31 @@ impl Default for Admin {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SudoMode {
     Password,
     Nopassword,
+}
+
+/// By hand, so that `sudo = true` is answered with the two words that work.
+impl<'de> Deserialize<'de> for SudoMode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Words;
+        impl serde::de::Visitor<'_> for Words {
+            type Value = SudoMode;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("sudo = \"password\" (sudo asks for the admin's password) or sudo = \"nopassword\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SudoMode, E> {
+                match v {
+                    "password" => Ok(SudoMode::Password),
+                    "nopassword" => Ok(SudoMode::Nopassword),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(Words)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -356,6 +376,11 @@ fn user_name_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::E
         return Err(invalid(format!(
             "user {name:?}: use lower-case letters, digits, _ and -, starting with a letter or _ (at most 32)"
         )));
+    }
+    if name == "root" {
+        return Err(invalid(
+            "user \"root\": the admin is the non-root account that keeps access once root cannot log in; name another account".into(),
+        ));
     }
     Ok(Some(name))
 }

@@ -32,6 +32,11 @@ pub(crate) enum Mode {
     Ascii {
         fancy: bool,
     },
+    /// A linear superset of an `Ascii` backtracking pattern, to rule texts out before the
+    /// backtracker runs: lookarounds are dropped (taken as true), a conditional may take either
+    /// branch, a backreference matches any text, atomic and possessive parts may backtrack, and
+    /// groups do not capture. Every text the pattern matches, this matches.
+    Relaxed,
 }
 
 /// Conditions on the text under which a `Mode::Linear` text is exact.
@@ -146,7 +151,7 @@ impl Emitter {
         match node {
             Node::Empty => self.out.push_str("(?:)"),
             Node::Fail => self.out.push_str(NOTHING),
-            Node::Set(set) if matches!(self.mode, Mode::Ascii { .. }) => {
+            Node::Set(set) if matches!(self.mode, Mode::Ascii { .. } | Mode::Relaxed) => {
                 push_ascii_set(&mut self.out, &set.intersect(&ascii()))
             }
             Node::Set(set) => push_set(&mut self.out, set),
@@ -162,7 +167,8 @@ impl Emitter {
                 self.out.push(')');
             }
             Node::Group { index, body } => {
-                self.out.push_str(if index.is_some() { "(" } else { "(?:" });
+                let capture = index.is_some() && self.mode != Mode::Relaxed;
+                self.out.push_str(if capture { "(" } else { "(?:" });
                 self.node(body);
                 self.out.push(')');
             }
@@ -173,6 +179,11 @@ impl Emitter {
                 kind,
             } => self.repeat(body, *min, *max, *kind),
             Node::Assert(anchor) => self.anchor(*anchor),
+            Node::Look { .. } | Node::Backref { .. } | Node::Cond { .. } | Node::Atomic(_)
+                if self.mode == Mode::Relaxed =>
+            {
+                self.relaxed(node)
+            }
             Node::Look {
                 behind,
                 negated,
@@ -206,7 +217,36 @@ impl Emitter {
         }
     }
 
+    /// `Mode::Relaxed`'s stand-ins for what only a backtracker runs.
+    fn relaxed(&mut self, node: &Node) {
+        match node {
+            Node::Look { .. } => self.out.push_str("(?:)"),
+            Node::Backref { .. } => {
+                push_ascii_set(&mut self.out, &ascii());
+                self.out.push('*');
+            }
+            Node::Cond { yes, no, .. } => {
+                self.out.push_str("(?:");
+                self.node(yes);
+                self.out.push('|');
+                self.node(no);
+                self.out.push(')');
+            }
+            Node::Atomic(body) => {
+                self.out.push_str("(?:");
+                self.node(body);
+                self.out.push(')');
+            }
+            // Everything else is written by `node` as in the other modes.
+            other => self.node(other),
+        }
+    }
+
     fn repeat(&mut self, body: &Node, min: u32, max: Option<u32>, kind: RepeatKind) {
+        let kind = match (kind, self.mode) {
+            (RepeatKind::Possessive, Mode::Relaxed) => RepeatKind::Greedy,
+            _ => kind,
+        };
         if kind == RepeatKind::Possessive {
             // Python's possessive repeat is by definition the atomic group of the greedy one.
             self.out.push_str("(?>");
@@ -242,7 +282,7 @@ impl Emitter {
             Anchor::LineStart => "(?m:^)",
             Anchor::LineEnd => "(?m:$)",
             Anchor::EndOrFinalNewline => match self.mode {
-                Mode::Linear | Mode::Ascii { .. } => {
+                Mode::Linear | Mode::Ascii { .. } | Mode::Relaxed => {
                     self.guards.no_inner_newline = true;
                     "(?m:$)"
                 }
@@ -262,6 +302,13 @@ impl Emitter {
                         self.out.push_str(if negated { r"\B" } else { r"\b" });
                     }
                     Mode::Exact => self.exact_boundary(negated, ascii),
+                    Mode::Relaxed => {
+                        if negated {
+                            self.guards.non_empty = true;
+                        }
+                        self.out
+                            .push_str(if negated { r"(?-u:\B)" } else { r"(?-u:\b)" });
+                    }
                     Mode::Ascii { fancy } => {
                         if negated {
                             self.guards.non_empty = true;

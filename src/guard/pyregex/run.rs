@@ -17,7 +17,8 @@ const SIZE_LIMIT: usize = 256 * 1024 * 1024;
 #[derive(Debug)]
 enum Program {
     Linear(regex::Regex),
-    Backtracking(fancy_regex::Regex),
+    /// With a linear superset (`Mode::Relaxed`) that rules out most texts before the backtracker.
+    Backtracking(fancy_regex::Regex, Option<regex::Regex>),
 }
 
 /// A Python pattern compiled for Rust.
@@ -141,16 +142,23 @@ fn build_fancy(text: &str) -> Result<fancy_regex::Regex, PyRegexError> {
         .map_err(|e| PyRegexError::Engine(e.to_string()))
 }
 
-fn build(text: &str, engine: &Engine) -> Result<Program, PyRegexError> {
+fn build_linear(text: &str) -> Result<regex::Regex, PyRegexError> {
+    regex::RegexBuilder::new(text)
+        .size_limit(SIZE_LIMIT)
+        .dfa_size_limit(SIZE_LIMIT)
+        .build()
+        .map_err(|e| PyRegexError::Engine(e.to_string()))
+}
+
+/// `superset`: the text of a linear superset, for a backtracking program.
+fn build(text: &str, engine: &Engine, superset: Option<&str>) -> Result<Program, PyRegexError> {
     Ok(match engine {
-        Engine::Linear => Program::Linear(
-            regex::RegexBuilder::new(text)
-                .size_limit(SIZE_LIMIT)
-                .dfa_size_limit(SIZE_LIMIT)
-                .build()
-                .map_err(|e| PyRegexError::Engine(e.to_string()))?,
+        Engine::Linear => Program::Linear(build_linear(text)?),
+        // A superset the engine refuses only costs speed.
+        Engine::Backtracking { .. } => Program::Backtracking(
+            build_fancy(text)?,
+            superset.and_then(|s| build_linear(s).ok()),
         ),
-        Engine::Backtracking { .. } => Program::Backtracking(build_fancy(text)?),
     })
 }
 
@@ -164,7 +172,8 @@ impl Program {
                     .map(|i| caps.get(i).map(|m| m.range()))
                     .collect()
             })),
-            Program::Backtracking(re) => fancy_spans(re, text),
+            Program::Backtracking(_, Some(superset)) if !superset.is_match(text) => Ok(None),
+            Program::Backtracking(re, _) => fancy_spans(re, text),
         }
     }
 }
@@ -184,9 +193,11 @@ impl CompiledRegex {
         };
         let fancy = engine != Engine::Linear;
         let (ascii_text, ascii_guards) = emit(&root, Mode::Ascii { fancy });
+        // Used only where `ascii` is (its guards are within `ascii_guards`).
+        let superset = fancy.then(|| emit(&root, Mode::Relaxed).0);
         Ok(CompiledRegex {
             python: pattern.to_string(),
-            ascii: build(&ascii_text, &engine)?,
+            ascii: build(&ascii_text, &engine, superset.as_deref())?,
             engine,
             ascii_guards,
             full: OnceLock::new(),
@@ -218,7 +229,7 @@ impl CompiledRegex {
                     None
                 };
                 Ok(Full {
-                    program: build(&translated, &self.engine)?,
+                    program: build(&translated, &self.engine, None)?,
                     guards,
                     twin,
                     translated,
@@ -340,6 +351,17 @@ fn rust_word_chars() -> CharSet {
 
 fn word_status_differs(c: char) -> bool {
     !c.is_ascii() && WORD_DISAGREEMENT.contains(u32::from(c))
+}
+
+impl CompiledRegex {
+    /// For tests: whether the linear superset of a backtracking pattern matches (None: none).
+    #[cfg(test)]
+    pub(crate) fn superset_matches(&self, text: &str) -> Option<bool> {
+        match &self.ascii {
+            Program::Backtracking(_, Some(superset)) => Some(superset.is_match(text)),
+            _ => None,
+        }
+    }
 }
 
 /// For tests: the disagreement set's size.

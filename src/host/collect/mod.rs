@@ -25,6 +25,8 @@ pub struct Wanted {
     pub sysctl_keys: Vec<String>,
     /// The admin user from the profile, used for `sshd -T -C user=...` when Match blocks exist.
     pub admin_user: Option<String>,
+    /// Judge persisted configuration even where live state exists (`audit --offline`).
+    pub offline: bool,
 }
 
 /// Pending package upgrades alone, from dpkg's status and the apt lists (apply's [packages] step).
@@ -80,6 +82,9 @@ pub fn collect(root: &Root, wanted: &Wanted) -> HostFacts {
     HostFacts {
         root: root.base().display().to_string(),
         live: root.is_live(),
+        // An image's /proc is an empty directory at most: without /proc/sys nothing live is there.
+        persisted_only: wanted.offline || !root.exists("/proc/sys/kernel"),
+        container: crate::host::container::detect(root),
         is_root,
         hostname,
         os,
