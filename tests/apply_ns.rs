@@ -222,6 +222,7 @@ grep -q 'apt-get install -y unattended-upgrades' "$T/plan" && echo "CHECK plan i
 if pcp apply --yes --no-confirm --state-dir "$T/state" > "$T/out" 2> "$T/err"; then
   echo "apply succeeded without a mirror"; exit 1
 fi
+tail -n 3 "$T/err"
 grep -q 'downloading packages failed' "$T/err" && grep -q 'nothing on this host was changed' "$T/err" \
   && echo "CHECK the error says the download failed and nothing changed"
 if grep -q 'rolled back' "$T/err"; then cat "$T/err"; exit 1; fi

@@ -62,7 +62,10 @@ fn assert_check(report: &Value, id: &str, status: &str, evidence: &str) {
     let c = check(report, id);
     let ev = c["evidence"].to_string();
     assert_eq!(c["status"], status, "{id}: {ev}");
-    assert!(ev.contains(evidence), "{id}: evidence lacks {evidence:?}: {ev}");
+    assert!(
+        ev.contains(evidence),
+        "{id}: evidence lacks {evidence:?}: {ev}"
+    );
 }
 
 #[test]
@@ -106,9 +109,19 @@ fn an_offline_image_is_judged_on_what_it_will_do_at_boot() {
         "pass",
         "(/etc/sysctl.d/95-late.conf:1)",
     );
-    assert_check(&report, "mounts.shm", "pass", "at boot: /dev/shm rw,nosuid,nodev,noexec");
+    assert_check(
+        &report,
+        "mounts.shm",
+        "pass",
+        "at boot: /dev/shm rw,nosuid,nodev,noexec",
+    );
     if std::path::Path::new("/usr/sbin/sshd").exists() {
-        assert_check(&report, "net.ssh-listening", "pass", "ssh.service is enabled");
+        assert_check(
+            &report,
+            "net.ssh-listening",
+            "pass",
+            "ssh.service is enabled",
+        );
     } else {
         assert_check(&report, "net.ssh-listening", "skip", "not installed");
     }
@@ -125,7 +138,9 @@ fn offline_forces_persisted_judgement_even_where_proc_exists() {
     ]);
     let c = check(&report, "sysctl.kernel.kptr_restrict");
     assert!(
-        c["evidence"].to_string().contains("judged on persisted configuration"),
+        c["evidence"]
+            .to_string()
+            .contains("judged on persisted configuration"),
         "{c}"
     );
 }

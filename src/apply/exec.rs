@@ -252,7 +252,10 @@ fn perform(ctx: &Ctx, action: &Action, txn: &mut Txn) -> Result<(), String> {
                 (Ok(()), _) => Ok(()),
                 // A container may not own its /dev/shm: nothing changed, and fstab holds for the next start.
                 (Err(e), Some(c)) => {
-                    println!("note  {target} not remounted in this {} container: {e}", c.kind);
+                    println!(
+                        "note  {target} not remounted in this {} container: {e}",
+                        c.kind
+                    );
                     txn.manifest.undo.pop();
                     txn.save()
                 }

@@ -370,13 +370,16 @@ fn sysctl_avoids_one_way_values_and_says_when_it_cannot() {
         "[sysctl.set]\n\"kernel.unprivileged_bpf_disabled\" = 2\n\"kernel.modules_disabled\" = 1\n",
     );
     let prof = Profile::parse(&forced, "test.toml").unwrap();
-    snap.sysctl_live.insert("kernel.modules_disabled".into(), "0".into());
+    snap.sysctl_live
+        .insert("kernel.modules_disabled".into(), "0".into());
     let p = plan(&prof, &snap, &KeepOpen::default());
     let set = live_sysctl_set(&p);
     assert_eq!(set.get(bpf), None);
     let notes: Vec<&str> = p.notes.iter().map(|(_, n)| n.as_str()).collect();
     assert!(
-        notes.iter().any(|n| n.contains(bpf) && n.contains("until reboot")),
+        notes
+            .iter()
+            .any(|n| n.contains(bpf) && n.contains("until reboot")),
         "{notes:?}"
     );
     // A latch the profile asks for explicitly is done, with the warning before apply.
@@ -389,5 +392,47 @@ fn sysctl_avoids_one_way_values_and_says_when_it_cannot() {
             .iter()
             .any(|n| n.starts_with("kernel.modules_disabled = 1 cannot be undone")),
         "{notes:?}"
+    );
+}
+
+#[test]
+fn in_a_container_host_owned_sysctls_are_left_out_with_a_note() {
+    let harden = profile_text().replace("harden = false", "harden = true");
+    let prof = Profile::parse(&harden, "test.toml").unwrap();
+    let mut snap = debian_host();
+    snap.sysctl_live
+        .insert("kernel.kptr_restrict".into(), "0".into());
+    snap.sysctl_live
+        .insert("net.ipv4.conf.all.rp_filter".into(), "0".into());
+    snap.container = Some(crate::host::container::Container {
+        kind: "lxc".into(),
+        signs: vec!["/proc/1/environ: container=lxc".into()],
+        proc_sys_read_only: true,
+        net_read_only: false,
+    });
+    let p = plan(&prof, &snap, &KeepOpen::default());
+    let set = live_sysctl_set(&p);
+    assert!(set.keys().all(|k| k.starts_with("net.")), "{set:?}");
+    assert_eq!(
+        set.get("net.ipv4.conf.all.rp_filter").map(String::as_str),
+        Some("1")
+    );
+    let file = p
+        .changes
+        .iter()
+        .find_map(|c| match &c.action {
+            Action::Write { path, content, .. } if path == super::sysctl::SYSCTL_FILE => {
+                Some(content.clone())
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert!(!file.contains("kernel.") && !file.contains("fs."), "{file}");
+    assert!(
+        p.notes
+            .iter()
+            .any(|(_, n)| n.starts_with("a lxc container") && n.contains("kernel.kptr_restrict")),
+        "{:?}",
+        p.notes
     );
 }

@@ -138,7 +138,9 @@ pub fn plan(profile: &Profile, snap: &Snapshot, plan: &mut Plan) {
         if latched(&k, now) {
             plan.notes.push((
                 Step::Sysctl,
-                format!("{k} = {now} is latched by the kernel until reboot: {v} takes effect at boot"),
+                format!(
+                    "{k} = {now} is latched by the kernel until reboot: {v} takes effect at boot"
+                ),
             ));
             continue;
         }

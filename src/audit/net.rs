@@ -138,7 +138,8 @@ fn ssh_at_boot(f: &HostFacts, spec: Spec) -> Finding {
             super::OFFLINE.into(),
         ]),
         None => spec.fail(vec![
-            "neither ssh.service nor ssh.socket is enabled: nothing will listen for SSH after boot".into(),
+            "neither ssh.service nor ssh.socket is enabled: nothing will listen for SSH after boot"
+                .into(),
             super::OFFLINE.into(),
         ]),
     }

@@ -522,13 +522,7 @@ fn check_key(
 }
 
 /// Offline: what the sysctl files will set at boot, in systemd-sysctl's order.
-fn at_boot(
-    f: &HostFacts,
-    key: &str,
-    expect: &Expect,
-    spec: Spec,
-    note: Option<String>,
-) -> Finding {
+fn at_boot(f: &HostFacts, key: &str, expect: &Expect, spec: Spec, note: Option<String>) -> Finding {
     let mut ev = Vec::new();
     let persisted = f.sysctl.persisted.get(key);
     if let Some((v, o)) = persisted {
@@ -672,5 +666,27 @@ mod tests {
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].status, Status::Fail);
         assert_eq!(keys(&p), vec!["vm.swappiness"]);
+    }
+
+    #[test]
+    fn in_a_container_kernel_keys_are_not_applicable_and_net_keys_still_count() {
+        let mut f = host(&[
+            ("kernel.kptr_restrict", "0"),
+            ("net.ipv4.tcp_syncookies", "0"),
+        ]);
+        f.container = Some(crate::host::container::Container {
+            kind: "lxc".into(),
+            signs: vec!["/proc/1/environ: container=lxc".into()],
+            proc_sys_read_only: true,
+            net_read_only: false,
+        });
+        let all = checks(&f, &Profile::default());
+        let kptr = find(&all, "sysctl.kernel.kptr_restrict");
+        assert_eq!(kptr.status, Status::Skip);
+        assert!(kptr.evidence[0].starts_with("not applicable in a lxc container"));
+        assert_eq!(
+            find(&all, "sysctl.net.ipv4.tcp_syncookies").status,
+            Status::Fail
+        );
     }
 }

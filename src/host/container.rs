@@ -114,7 +114,10 @@ mod tests {
         // Remounted rw later: the last mount on the path counts.
         let rw_again = format!("{nspawn}proc /proc/sys proc rw 0 0\n");
         assert!(!read_only_at(&rw_again, "/proc/sys/kernel"));
-        assert!(!read_only_at("proc /proc proc rw,relatime 0 0\n", "/proc/sys/kernel"));
+        assert!(!read_only_at(
+            "proc /proc proc rw,relatime 0 0\n",
+            "/proc/sys/kernel"
+        ));
     }
 
     #[test]

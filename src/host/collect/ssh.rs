@@ -67,9 +67,9 @@ pub(super) fn read_sshd(
         sshd_t_cmd: probe.display(),
         source_note,
         socket: read_ssh_socket(root),
-        service_enabled: ["ssh.service", "sshd.service"].iter().any(|u| {
-            root.exists(&format!("/etc/systemd/system/multi-user.target.wants/{u}"))
-        }),
+        service_enabled: ["ssh.service", "sshd.service"]
+            .iter()
+            .any(|u| root.exists(&format!("/etc/systemd/system/multi-user.target.wants/{u}"))),
     }
 }
 
