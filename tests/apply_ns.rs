@@ -246,6 +246,78 @@ lap_ssh 22 olduser && echo "CHECK old port works"
 }
 
 #[test]
+fn outgoing_deny_keeps_dns_and_http_out_drops_the_rest_with_nftables_and_ufw() {
+    let Some(lab) = lab_or_skip() else { return };
+    let out = assert_ok(
+        &lab,
+        r#"
+start_sshd
+make_user olduser
+fresh_profile
+sed -i 's/^backend = "nftables"$/backend = "nftables"\noutgoing = "deny"/' "$T/profile.toml"
+# On the laptop side, a DNS-like UDP responder on 53 and TCP listeners on 80 and 9999.
+nsenter --net="$T/lapns" python3 -c 'import socket
+s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("192.0.2.2", 53))
+while True:
+    d, a = s.recvfrom(512); s.sendto(d, a)' &
+for port in 80 9999; do
+  nsenter --net="$T/lapns" python3 -c 'import socket,sys
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("192.0.2.2", int(sys.argv[1]))); s.listen(16)
+while True: s.accept()' "$port" &
+done
+sleep 0.5
+# out_tcp PORT / out_udp PORT: from the server to the laptop.
+out_tcp() { timeout 3 bash -c "exec 3<>/dev/tcp/192.0.2.2/$1" 2>/dev/null; }
+out_udp() { python3 -c 'import socket,sys
+s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+s.sendto(b"q", ("192.0.2.2", int(sys.argv[1]))); s.recvfrom(512)' "$1" 2>/dev/null; }
+out_tcp 9999 && out_udp 53 && echo "CHECK before: everything goes out"
+fingerprint > "$T/before"
+# 1. nftables.
+pcp apply --yes --no-confirm --state-dir "$T/state" > "$T/out1"
+out_udp 53 && echo "CHECK nft: DNS passes"
+out_tcp 80 && echo "CHECK nft: HTTP passes"
+if out_tcp 9999; then echo "9999 went out"; exit 1; fi
+echo "CHECK nft: 9999 dropped"
+lap_ssh 2222 admin && echo "CHECK nft: ssh in still works"
+pc rollback
+fingerprint > "$T/after1"
+diff "$T/before" "$T/after1" && out_tcp 9999 && echo "CHECK nft: rollback byte-identical, 9999 out again"
+# 2. ufw, with a list of our own that leaves out DNS: the plan warns before anything is done.
+sed -i 's/^backend = "nftables"$/backend = "ufw"/' "$T/profile.toml"
+sed -i 's/^outgoing = "deny"$/outgoing = "deny"\nallow_out = [{ port = 80 }]/' "$T/profile.toml"
+pcp plan > "$T/plan2"
+grep -q 'warning: allow_out blocks DNS' "$T/plan2" && echo "CHECK ufw: plan warns about DNS"
+pcp apply --yes --no-confirm --state-dir "$T/state" > "$T/out2"
+out_tcp 80 && echo "CHECK ufw: HTTP passes"
+if out_tcp 9999 || out_udp 53; then echo "ufw let it out"; exit 1; fi
+echo "CHECK ufw: 9999 and DNS dropped"
+lap_ssh 2222 admin && echo "CHECK ufw: ssh in still works"
+pc rollback
+fingerprint > "$T/after2"
+diff "$T/before" "$T/after2" && echo "CHECK ufw: rollback byte-identical"
+"#,
+    );
+    assert_checks(
+        &out,
+        &[
+            "before: everything goes out",
+            "nft: DNS passes",
+            "nft: HTTP passes",
+            "nft: 9999 dropped",
+            "nft: ssh in still works",
+            "nft: rollback byte-identical, 9999 out again",
+            "ufw: plan warns about DNS",
+            "ufw: HTTP passes",
+            "ufw: 9999 and DNS dropped",
+            "ufw: ssh in still works",
+            "ufw: rollback byte-identical",
+        ],
+    );
+}
+
+#[test]
 fn without_confirm_everything_is_reverted_and_the_old_port_works() {
     let Some(lab) = lab_or_skip() else { return };
     let out = assert_ok(

@@ -42,7 +42,7 @@ impl Profile {
     }
 
     pub fn parse(text: &str, file: &str) -> Result<Profile, ProfileError> {
-        let profile = toml::from_str::<Profile>(text).map_err(|e| {
+        let mut profile = toml::from_str::<Profile>(text).map_err(|e| {
             let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
             ProfileError {
                 file: file.to_string(),
@@ -55,7 +55,7 @@ impl Profile {
             // The daemon that apply enables reads `[guard]` with its own loader: a table it would
             // refuse must stop `plan` and `apply` here, not the daemon after the change is made.
             use crate::guard::config::{ConfigError, parse_str};
-            parse_str(text, Path::new(file)).map_err(|e| match e {
+            let guard = parse_str(text, Path::new(file)).map_err(|e| match e {
                 ConfigError::At {
                     file,
                     line,
@@ -74,6 +74,7 @@ impl Profile {
                     message,
                 },
             })?;
+            profile.guard_outbound = guard.alerts.outbound();
         }
         Ok(profile)
     }

@@ -16,6 +16,16 @@ pub struct Profile {
     pub sysctl: Sysctl,
     pub mounts: Mounts,
     pub packages: Packages,
+    /// Outbound connections the `[guard]` table's alerts make (SMTP relay, webhook), filled by the loader.
+    #[serde(skip)]
+    pub guard_outbound: Vec<OutboundNeed>,
+}
+
+/// TCP ports the profile's own features connect out to (any one of them will do), and what for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundNeed {
+    pub ports: Vec<u16>,
+    pub what: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -174,6 +184,8 @@ pub struct Firewall {
     pub incoming: Policy,
     pub outgoing: Policy,
     pub allow: Vec<AllowRule>,
+    /// With `outgoing = "deny"`: what may still go out. Unset: DNS, NTP, HTTP/HTTPS and SMTP submission.
+    pub allow_out: Option<Vec<OutRule>>,
     pub icmp: bool,
     pub ipv4: bool,
     pub ipv6: bool,
@@ -186,6 +198,7 @@ impl Default for Firewall {
             incoming: Policy::Deny,
             outgoing: Policy::Allow,
             allow: Vec::new(),
+            allow_out: None,
             icmp: true,
             ipv4: true,
             ipv6: true,
@@ -218,6 +231,54 @@ pub struct AllowRule {
     /// An address or network the port is open to; unset: everyone.
     #[serde(default, deserialize_with = "network_opt")]
     pub from: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutRule {
+    #[serde(deserialize_with = "port")]
+    pub port: u16,
+    #[serde(default)]
+    pub proto: Proto,
+    /// An address or network the port may be reached on; unset: anywhere.
+    #[serde(default, deserialize_with = "network_opt")]
+    pub to: Option<String>,
+}
+
+impl OutRule {
+    fn any(port: u16, proto: Proto) -> OutRule {
+        OutRule {
+            port,
+            proto,
+            to: None,
+        }
+    }
+}
+
+impl Firewall {
+    /// The outbound allow list in force: the profile's, or the documented default that keeps name
+    /// resolution, the clock, apt and alert mail working.
+    pub fn allow_out(&self) -> Vec<OutRule> {
+        self.allow_out.clone().unwrap_or_else(|| {
+            vec![
+                OutRule::any(53, Proto::Udp),
+                OutRule::any(53, Proto::Tcp),
+                OutRule::any(123, Proto::Udp),
+                OutRule::any(80, Proto::Tcp),
+                OutRule::any(443, Proto::Tcp),
+                OutRule::any(587, Proto::Tcp),
+            ]
+        })
+    }
+}
+
+impl Proto {
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -2,6 +2,7 @@
 //! one of two backends — our own nftables table (`nftables.rs`) or the host's ufw (`ufw.rs`).
 
 pub mod nftables;
+pub mod outbound;
 pub mod ufw;
 
 use crate::host::snapshot::Snapshot;
@@ -56,6 +57,9 @@ pub fn choose(backend: Backend, snap: &Snapshot) -> Result<Chosen, String> {
 }
 
 pub fn plan(profile: &Profile, snap: &Snapshot, keep: &KeepOpen, plan: &mut Plan) {
+    for w in outbound::warnings(profile) {
+        plan.notes.push((Step::Firewall, format!("warning: {w}")));
+    }
     match choose(profile.firewall.backend, snap) {
         Ok(Chosen::Nftables) => nftables::plan(profile, snap, keep, plan),
         Ok(Chosen::Ufw) => ufw::plan(profile, snap, keep, plan),

@@ -82,8 +82,12 @@ pub fn ruleset(profile: &Profile, snap: &Snapshot, keep: &KeepOpen) -> String {
     if fw.outgoing == Policy::Deny {
         out.push_str(
             "\tchain output {\n\t\ttype filter hook output priority filter; policy drop;\n\
-             \t\tct state established,related accept\n\t\toif \"lo\" accept\n\t}\n",
+             \t\tct state established,related accept\n\t\toif \"lo\" accept\n",
         );
+        for rule in super::outbound::nft_rules(profile) {
+            out.push_str(&format!("\t\t{rule}\n"));
+        }
+        out.push_str("\t}\n");
     }
     out.push_str("}\n");
     out

@@ -132,6 +132,23 @@ fn tuple(action: &str, proto: &str, port: Option<u16>, from: Option<&str>, v6: b
     }
 }
 
+/// An outgoing rule: to `port` on `to` (or anywhere).
+fn tuple_out(proto: &str, port: u16, to: Option<&str>, v6: bool) -> Tuple {
+    let dst = to.map_or(any_net(v6).to_string(), normalize);
+    Tuple {
+        v6,
+        fields: [
+            "allow".into(),
+            proto.into(),
+            port.to_string(),
+            dst,
+            "any".into(),
+            any_net(v6).into(),
+            "out".into(),
+        ],
+    }
+}
+
 /// A rule we want, and whether it goes above every other rule (`ufw prepend`) or at the end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Want {
@@ -199,6 +216,29 @@ pub fn wanted(profile: &Profile, snap: &Snapshot, keep: &KeepOpen, v6: bool) -> 
             None => {
                 for &fam in families {
                     push(tuple("allow", proto, Some(a.port), None, fam), false);
+                }
+            }
+        }
+    }
+    if fw.outgoing == Policy::Deny {
+        // ufw's before*.rules pass loopback, established traffic and IPv6 neighbour discovery already.
+        for (port, fam) in super::outbound::DHCP {
+            if v6 || !fam {
+                push(tuple_out("udp", port, None, fam), false);
+            }
+        }
+        for r in fw.allow_out() {
+            match &r.to {
+                Some(t) => {
+                    let fam = t.contains(':');
+                    if v6 || !fam {
+                        push(tuple_out(r.proto.name(), r.port, Some(t), fam), false);
+                    }
+                }
+                None => {
+                    for &fam in families {
+                        push(tuple_out(r.proto.name(), r.port, None, fam), false);
+                    }
                 }
             }
         }

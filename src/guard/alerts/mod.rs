@@ -35,6 +35,32 @@ pub struct AlertConfig {
 }
 
 impl AlertConfig {
+    /// The TCP ports these alerts connect out to, for apply's outbound allow list.
+    pub fn outbound(&self) -> Vec<crate::profile::OutboundNeed> {
+        use crate::profile::OutboundNeed;
+        let mut out = Vec::new();
+        if !self.mail_to.is_empty() {
+            out.push(match &self.smtp {
+                Some(s) => OutboundNeed {
+                    ports: vec![s.port],
+                    what: format!("mail alerts (SMTP relay {})", s.host),
+                },
+                None => OutboundNeed {
+                    ports: vec![25, 587],
+                    what: "mail alerts through the local sendmail (its MTA sends on 25, or 587 to a relay)"
+                        .into(),
+                },
+            });
+        }
+        if let Some(port) = self.webhook.as_deref().and_then(webhook::port_of) {
+            out.push(OutboundNeed {
+                ports: vec![port],
+                what: "the guard's webhook".into(),
+            });
+        }
+        out
+    }
+
     pub fn route(&self) -> MailRoute {
         MailRoute {
             from: self

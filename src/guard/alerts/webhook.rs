@@ -31,6 +31,16 @@ pub fn check_url(url: &str) -> Result<(), String> {
     }
 }
 
+/// The TCP port the URL connects to: its own, or its scheme's.
+pub fn port_of(url: &str) -> Option<u16> {
+    let parsed: ureq::http::Uri = url.parse().ok()?;
+    parsed.port_u16().or(match parsed.scheme_str()? {
+        "https" => Some(443),
+        "http" => Some(80),
+        _ => None,
+    })
+}
+
 /// The URL's host (an address without its brackets, or a name).
 pub fn host_of(url: &str) -> Option<String> {
     let parsed: ureq::http::Uri = url.parse().ok()?;
@@ -59,6 +69,9 @@ mod tests {
             host_of("https://hooks.example.net/x").as_deref(),
             Some("hooks.example.net")
         );
+        assert_eq!(port_of("http://[::1]:81/x"), Some(81));
+        assert_eq!(port_of("https://hooks.example.net/x"), Some(443));
+        assert_eq!(port_of("http://hooks.example.net/x"), Some(80));
     }
 
     /// One request answered with `status` by a listener on loopback; returns the body received.
