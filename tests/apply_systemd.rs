@@ -265,3 +265,88 @@ pc plan --json --profile /root/pc/profile.toml | has '\"changes\": \\[\\]' && ec
     check("login on 2222 after confirm", m.laptop_ssh(2222, "admin"));
     check("no login on 22 after confirm", !m.laptop_ssh(22, "admin"));
 }
+
+#[test]
+fn an_unconfirmed_apply_is_reverted_at_the_next_boot_and_a_confirmed_one_stays() {
+    let Some(mut m) = machine_or_skip(Sshd::Service) else {
+        return;
+    };
+    profile(&m);
+    // An account that logs in with the laptop's key before the apply (the admin account is the apply's).
+    let key = std::fs::read_to_string(m.tmp.join("adminkey.pub")).unwrap();
+    m.ok(&format!(
+        "useradd --create-home --shell /bin/bash olduser
+install -d -m 700 -o olduser -g olduser /home/olduser/.ssh
+echo '{}' > /home/olduser/.ssh/authorized_keys
+chown olduser: /home/olduser/.ssh/authorized_keys",
+        key.trim()
+    ));
+    // Never confirmed, then the machine reboots (as from a provider's panel) long before the timer is due.
+    let out = m.ok(
+        "pc apply --yes --confirm-timeout 10m --profile /root/pc/profile.toml
+listens 2222 && echo 'CHECK new port during the trial'
+systemctl cat portcullis-revert-at-boot.service | has 'rollback --at-boot' \
+  && test -L /etc/systemd/system/sysinit.target.wants/portcullis-revert-at-boot.service \
+  && echo 'CHECK boot-time revert armed'
+",
+    );
+    check(
+        "new port during the trial",
+        out.contains("CHECK new port during the trial"),
+    );
+    check(
+        "boot-time revert armed",
+        out.contains("CHECK boot-time revert armed"),
+    );
+    m.reboot();
+    let out = m.ok(
+        "eventually listens 22 && ! listens 2222 && echo 'CHECK after the reboot: the old port only'
+pc history --state-dir /var/lib/portcullis | tail -1 | has rolled-back && echo 'CHECK history: rolled back'
+journalctl -b -u portcullis-revert-at-boot.service --no-pager | has 'was still awaiting confirmation at boot' \
+  && echo 'CHECK the boot unit did it'
+test ! -e /etc/ssh/sshd_config.d/00-portcullis.conf && echo 'CHECK drop-in gone'
+! nft list table inet portcullis-fw >/dev/null 2>&1 && echo 'CHECK our firewall table not loaded'
+test ! -e /etc/systemd/system/portcullis-revert-at-boot.service && echo 'CHECK boot unit removed'
+! systemctl is-active --quiet portcullis-guard.service && echo 'CHECK guard not started'
+",
+    );
+    for c in [
+        "after the reboot: the old port only",
+        "history: rolled back",
+        "the boot unit did it",
+        "drop-in gone",
+        "our firewall table not loaded",
+        "boot unit removed",
+        "guard not started",
+    ] {
+        check(c, out.contains(&format!("CHECK {c}")));
+    }
+    check(
+        "the old account logs in on 22 after the reboot",
+        m.laptop_ssh(22, "olduser"),
+    );
+
+    // Confirmed: the boot-time revert is disarmed and the new configuration survives a reboot.
+    let out = m.ok(&format!(
+        "{APPLY}
+pc confirm --state-dir /var/lib/portcullis
+test ! -e /etc/systemd/system/portcullis-revert-at-boot.service && echo 'CHECK confirm disarms it'
+"
+    ));
+    check(
+        "confirm disarms it",
+        out.contains("CHECK confirm disarms it"),
+    );
+    m.reboot();
+    let out = m.ok(
+        "eventually listens 2222 && ! listens 22 && echo 'CHECK confirmed config after the reboot'",
+    );
+    check(
+        "confirmed config after the reboot",
+        out.contains("CHECK confirmed config after the reboot"),
+    );
+    check(
+        "key login on 2222 after the reboot",
+        m.laptop_ssh(2222, "admin"),
+    );
+}

@@ -85,6 +85,9 @@ pub struct RollbackArgs {
     /// Wait this many seconds first (the detached revert without systemd).
     #[arg(long, hide = true, requires = "if_unconfirmed")]
     pub after: Option<u64>,
+    /// Revert whatever still awaits confirmation, early at boot (what portcullis-revert-at-boot.service runs).
+    #[arg(long, conflicts_with_all = ["txn", "if_unconfirmed"])]
+    pub at_boot: bool,
 }
 
 #[derive(Debug, Args)]
@@ -229,6 +232,7 @@ pub fn run_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             txn.manifest.status = Status::AwaitingConfirm;
             txn.save().map_err(|e| anyhow!(e))?;
             if let Err(e) = confirm::arm(&root, state, &mut txn, t) {
+                let _ = super::boot_revert::disarm(&root);
                 let rb = txn.rollback(&root);
                 bail!(
                     "could not arm the automatic revert ({e}); everything was rolled back{}",

@@ -119,8 +119,33 @@ pub fn run_rollback(args: &RollbackArgs) -> anyhow::Result<ExitCode> {
             );
             return Ok(ExitCode::SUCCESS);
         }
-        txn.rollback(&root).map_err(|e| anyhow!(e))?;
+        let r = txn.rollback(&root);
+        let _ = super::boot_revert::disarm(&root);
+        r.map_err(|e| anyhow!(e))?;
         println!("transaction {id} was not confirmed in time: rolled back");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.at_boot {
+        let _lock = StateLock::acquire(state, Duration::from_secs(10)).map_err(|e| anyhow!(e))?;
+        let pending = latest(state, &[Status::AwaitingConfirm]);
+        let r = match &pending {
+            Some(id) => {
+                let mut txn = Txn::load(state, id).map_err(|e| anyhow!(e))?;
+                txn.rollback_at_boot(&root)
+                    .map_err(|e| anyhow!(e))
+                    .context(format!("rolling back {id} at boot"))
+            }
+            None => Ok(()),
+        };
+        // Its work is done either way: the unit goes, so it runs at no further boot.
+        super::boot_revert::disarm(&root).map_err(|e| anyhow!(e))?;
+        r?;
+        match pending {
+            Some(id) => {
+                println!("transaction {id} was still awaiting confirmation at boot: rolled back")
+            }
+            None => println!("nothing awaits confirmation"),
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let _lock = StateLock::acquire(state, Duration::from_secs(10)).map_err(|e| anyhow!(e))?;

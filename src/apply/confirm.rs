@@ -44,6 +44,8 @@ pub fn arm(root: &Root, state: &Path, txn: &mut Txn, timeout: Duration) -> Resul
         pid: None,
     };
     if service::systemd_running(root) {
+        // First the boot-time revert: should the system go down before the timer fires, it still happens.
+        super::boot_revert::arm(root, &exe, &state_s)?;
         let unit = format!(
             "portcullis-revert-{}",
             id.replace(['T', 'Z'], "").to_ascii_lowercase()
@@ -92,6 +94,9 @@ pub fn disarm(root: &Root, txn: &Txn) {
     let Some(info) = &txn.manifest.confirm else {
         return;
     };
+    if let Err(e) = super::boot_revert::disarm(root) {
+        eprintln!("portcullis: warning: could not remove the boot-time revert: {e}");
+    }
     if let Some(unit) = &info.timer_unit {
         let _ = service::run(&["systemctl".into(), "stop".into(), unit.clone()]);
     }

@@ -4,6 +4,7 @@
 //! carries the changes out with backups and undoes them; everything that touches the system is in `host/`.
 
 pub mod admin;
+pub mod boot_revert;
 pub mod cli;
 mod commands;
 pub mod confirm;

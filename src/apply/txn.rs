@@ -127,6 +127,13 @@ pub fn txn_root(state: &Path) -> PathBuf {
     state.join("txn")
 }
 
+/// When a rollback runs: on a running system, or at boot before the services it touched start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Running,
+    Boot,
+}
+
 impl Txn {
     pub fn begin(state: &Path, profile: &str) -> Result<Txn, String> {
         let now = jiff::Timestamp::now();
@@ -266,19 +273,52 @@ impl Txn {
     /// Puts everything back: files byte for byte with mode and owner, created trees removed, live state
     /// reverted, services reloaded. Keeps going past errors and reports them all.
     pub fn rollback(&mut self, root: &Root) -> Result<(), String> {
+        self.rollback_in(root, Phase::Running)
+    }
+
+    /// The same, early in boot (`portcullis-revert-at-boot.service`): sshd, ufw and nftables have not
+    /// started yet and will read the restored files, so they are not reloaded; units this transaction
+    /// enabled are disabled and their pending start jobs cancelled.
+    pub fn rollback_at_boot(&mut self, root: &Root) -> Result<(), String> {
+        self.rollback_in(root, Phase::Boot)
+    }
+
+    fn rollback_in(&mut self, root: &Root, phase: Phase) -> Result<(), String> {
         let mut errors = Vec::new();
+        let boot = phase == Phase::Boot;
         // Units first: `systemctl disable` needs the unit file that the restore may remove.
         let mut units = false;
         for u in self.manifest.undo.iter().rev() {
             if let Undo::Unit { unit, stop } = u {
                 units = true;
-                let mut argv = vec!["systemctl".to_string(), "disable".into()];
-                if *stop {
-                    argv.push("--now".into());
-                }
-                argv.push(unit.clone());
-                if let Err(e) = service::run(&argv) {
-                    errors.push(e);
+                let argv: Vec<Vec<String>> = if boot {
+                    // No reload and no waiting: systemd is still starting the units ordered after us.
+                    vec![
+                        vec![
+                            "systemctl".into(),
+                            "disable".into(),
+                            "--no-reload".into(),
+                            unit.clone(),
+                        ],
+                        vec![
+                            "systemctl".into(),
+                            "stop".into(),
+                            "--no-block".into(),
+                            unit.clone(),
+                        ],
+                    ]
+                } else {
+                    let mut a = vec!["systemctl".to_string(), "disable".into()];
+                    if *stop {
+                        a.push("--now".into());
+                    }
+                    a.push(unit.clone());
+                    vec![a]
+                };
+                for a in argv {
+                    if let Err(e) = service::run(&a) {
+                        errors.push(e);
+                    }
                 }
             }
         }
@@ -302,7 +342,7 @@ impl Txn {
             }
         }
         // Before the undo list: ufw starting runs `sysctl -p`, and the recorded sysctl values come after.
-        if self.manifest.undo.iter().any(|u| matches!(u, Undo::Ufw)) {
+        if !boot && self.manifest.undo.iter().any(|u| matches!(u, Undo::Ufw)) {
             if let Err(e) = crate::host::ufw::resync(root) {
                 errors.push(e);
             }
@@ -336,12 +376,12 @@ impl Txn {
                 errors.push(e);
             }
         }
-        if units {
+        if units && !boot {
             if let Err(e) = service::run(&["systemctl".into(), "daemon-reload".into()]) {
                 errors.push(e);
             }
         }
-        if firewall {
+        if firewall && !boot {
             let file = super::firewall::FW_FILE;
             let r = if root.exists(file) {
                 service::nft_load(root, file)
@@ -352,7 +392,7 @@ impl Txn {
                 errors.push(e);
             }
         }
-        if let Some(socket) = sshd {
+        if let Some(socket) = sshd.filter(|_| !boot) {
             let r =
                 service::ensure_run_sshd(root).and_then(|()| service::reload_sshd(root, socket));
             if let Err(e) = r {

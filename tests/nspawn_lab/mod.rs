@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 /// Why the test cannot run here (not root), or None. As root a missing tool is a failure, not a skip.
 pub fn skip_reason() -> Option<String> {
     if !root_check::running_as_root() {
@@ -104,10 +106,22 @@ ssh-keygen -A -f "$R" >/dev/null
 # No leftovers of this machine's own portcullis runs.
 rm -rf "$R/var/lib/portcullis" "$R/var/lib/portcullis-guard" "$R/etc/portcullis"
 rm -f "$R/etc/systemd/system/portcullis-guard.service" "$R"/etc/systemd/system/*.wants/portcullis-guard.service
-exec systemd-nspawn --quiet --register=no --keep-unit --link-journal=no --console=read-only \
-  --directory="$R" --machine="$MACHINE" --network-namespace-path="$NETNS" \
-  --capability=CAP_NET_ADMIN ${BIN:+--bind-ro="$BIN:/usr/local/bin/portcullis"} \
-  ${SHARE:+--bind-ro="$SHARE:/mnt/host"} --boot systemd.unit=pctest.target
+# A reboot inside makes nspawn exit 133: start it again on the same overlay, as a real machine comes back
+# with its disk. SIGTERM (the Drop guard) is passed on to nspawn, which powers the container off.
+child=
+trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM
+while :; do
+  systemd-nspawn --quiet --register=no --keep-unit --link-journal=no --console=read-only \
+    --directory="$R" --machine="$MACHINE" --network-namespace-path="$NETNS" \
+    --capability=CAP_NET_ADMIN ${BIN:+--bind-ro="$BIN:/usr/local/bin/portcullis"} \
+    ${SHARE:+--bind-ro="$SHARE:/mnt/host"} --boot systemd.unit=pctest.target &
+  child=$!
+  rc=0
+  wait "$child" || rc=$?
+  # A trapped signal ends `wait` early: wait on for nspawn's own exit status.
+  while kill -0 "$child" 2>/dev/null; do rc=0; wait "$child" || rc=$?; done
+  [ "$rc" = 133 ] || exit "$rc"
+done
 "#;
 
 /// Defined in every script run inside the container.
@@ -127,7 +141,9 @@ timer_armed() { systemctl list-timers --all --no-legend 'portcullis-revert-*' | 
 impl Machine {
     pub fn boot(b: Boot) -> Machine {
         let variant = b.sshd;
-        let tag = format!("{}{}", std::process::id() % 100000, variant as u8);
+        // Unique per machine: two tests of one binary may boot the same variant at once.
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let tag = format!("{}{}{n}", std::process::id() % 100000, variant as u8);
         let tmp = std::env::temp_dir().join(format!("portcullis-sd-{tag}"));
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).unwrap();
@@ -194,10 +210,32 @@ impl Machine {
         std::fs::read_to_string(self.tmp.join("console.log")).unwrap_or_default()
     }
 
-    /// The container's PID 1 (seen from here) is nspawn's child; then systemd must answer.
+    /// Reboots the container (`systemctl reboot` inside) and waits until the new boot is up. The overlay
+    /// with everything written so far stays.
+    pub fn reboot(&mut self) {
+        let old = self.leader;
+        let _ = self.run("systemctl reboot");
+        let start = Instant::now();
+        while Path::new(&format!("/proc/{old}")).exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the container did not go down for the reboot:\n{}",
+                self.console()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // The network namespace outlives the container here; on a real machine the reboot empties the
+        // kernel's ruleset, so empty it too before the next boot comes up.
+        sh(&["ip", "netns", "exec", &self.srv, "nft", "flush", "ruleset"]);
+        self.leader = 0;
+        self.wait_booted();
+    }
+
+    /// The container's PID 1 (seen from here) is the child of nspawn, itself a child of the setup shell;
+    /// then systemd must answer.
     pub fn wait_booted(&mut self) {
         let start = Instant::now();
-        let nspawn = self.nspawn.id();
+        let shell = self.nspawn.id();
         while self.leader == 0 {
             assert!(
                 start.elapsed() < Duration::from_secs(30),
@@ -207,8 +245,9 @@ impl Machine {
             if let Ok(Some(st)) = self.nspawn.try_wait() {
                 panic!("systemd-nspawn exited ({st}):\n{}", self.console());
             }
-            self.leader = children(nspawn)
+            self.leader = children(shell)
                 .into_iter()
+                .flat_map(children)
                 .find(|p| {
                     std::fs::read_to_string(format!("/proc/{p}/comm"))
                         .is_ok_and(|c| c.trim() == "systemd")

@@ -56,7 +56,8 @@ pub fn nft_rules(profile: &Profile) -> Vec<String> {
     let fw = &profile.firewall;
     // IPv6 neighbour discovery and router solicitation must pass or IPv6 stops working altogether.
     let mut r = vec![
-        "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit } accept".to_string(),
+        "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit } accept"
+            .to_string(),
     ];
     if fw.icmp {
         r.push("meta l4proto { icmp, ipv6-icmp } accept".into());
@@ -74,7 +75,11 @@ pub fn nft_rules(profile: &Profile) -> Vec<String> {
             Some(t) => format!("ip daddr {t} "),
             None => String::new(),
         };
-        r.push(format!("{to}{} dport {} accept", rule.proto.name(), rule.port));
+        r.push(format!(
+            "{to}{} dport {} accept",
+            rule.proto.name(),
+            rule.port
+        ));
     }
     r
 }
