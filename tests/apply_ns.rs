@@ -317,6 +317,113 @@ diff "$T/before" "$T/after2" && echo "CHECK ufw: rollback byte-identical"
     );
 }
 
+/// Docker 20.10's own rules for one container (172.17.0.2) publishing 8080->80 and 9000->9000, as
+/// `iptables-save` shows them: loaded with iptables-nft, since dockerd itself does not run here.
+const DOCKER_RULES: &str = "*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:DOCKER - [0:0]
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -j MASQUERADE
+-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 9000 -j MASQUERADE
+-A DOCKER -i docker0 -j RETURN
+-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80
+-A DOCKER ! -i docker0 -p tcp -m tcp --dport 9000 -j DNAT --to-destination 172.17.0.2:9000
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:DOCKER - [0:0]
+:DOCKER-ISOLATION-STAGE-1 - [0:0]
+:DOCKER-ISOLATION-STAGE-2 - [0:0]
+:DOCKER-USER - [0:0]
+-A FORWARD -j DOCKER-USER
+-A FORWARD -j DOCKER-ISOLATION-STAGE-1
+-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -o docker0 -j DOCKER
+-A FORWARD -i docker0 ! -o docker0 -j ACCEPT
+-A FORWARD -i docker0 -o docker0 -j ACCEPT
+-A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT
+-A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 9000 -j ACCEPT
+-A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
+-A DOCKER-ISOLATION-STAGE-1 -j RETURN
+-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
+-A DOCKER-ISOLATION-STAGE-2 -j RETURN
+-A DOCKER-USER -j RETURN
+COMMIT
+";
+
+#[test]
+fn docker_published_ports_follow_the_allow_list_and_containers_still_go_out() {
+    let Some(lab) = lab_or_skip() else { return };
+    std::fs::write(lab.tmp.join("docker.rules"), DOCKER_RULES).unwrap();
+    let out = assert_ok(
+        &lab,
+        r#"
+start_sshd
+make_user olduser
+fresh_profile
+sed -i 's/^backend = "nftables"$/backend = "nftables"\nallow = [{ port = 8080 }]/' "$T/profile.toml"
+# A Docker host: docker0 with one container (its own netns) and Docker's rules; dockerd's socket marks it.
+ip link add docker0 type bridge && ip addr add 172.17.0.1/16 dev docker0 && ip link set docker0 up
+ip netns add ctr
+ip link add vethc type veth peer name vethh
+ip link set vethc netns ctr && ip link set vethh master docker0 && ip link set vethh up
+ip -n ctr addr add 172.17.0.2/16 dev vethc && ip -n ctr link set vethc up && ip -n ctr link set lo up
+ip -n ctr route add default via 172.17.0.1
+echo 1 > /proc/sys/net/ipv4/ip_forward
+iptables-restore < "$T/docker.rules"
+touch /run/docker.sock
+for port in 80 9000; do
+  ip netns exec ctr python3 -c 'import socket,sys
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(16)
+while True: s.accept()' "$port" &
+done
+nsenter --net="$T/lapns" python3 -c 'import socket
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("192.0.2.2", 7777)); s.listen(16)
+while True: s.accept()' &
+sleep 0.5
+ctr_out() { ip netns exec ctr timeout 3 bash -c 'exec 3<>/dev/tcp/192.0.2.2/7777' 2>/dev/null; }
+lap_connect 8080 && lap_connect 9000 && ctr_out && echo "CHECK before: both published ports bypass, the container goes out"
+fingerprint > "$T/before"
+pcp apply --yes --no-confirm --state-dir "$T/state" > "$T/out"
+nft list chain inet portcullis-fw docker-published > /dev/null && echo "CHECK our forward chain loaded"
+lap_connect 8080 && echo "CHECK allowed published port reachable"
+if lap_connect 9000 2; then echo "9000 still bypasses the firewall"; exit 1; fi
+echo "CHECK published port outside allow unreachable"
+ctr_out && echo "CHECK the container still reaches the outside"
+iptables-save -t filter | grep -q -- '-A DOCKER-USER -j RETURN' && echo "CHECK Docker's chains untouched"
+"$BIN" audit --json --only firewall.docker-bypass > "$T/audit1" || true
+grep -q '"status": *"pass"' "$T/audit1" && echo "CHECK audit: docker-bypass passes" || cat "$T/audit1"
+lap_ssh 2222 admin && echo "CHECK ssh in still works"
+pc rollback
+fingerprint > "$T/after"
+diff "$T/before" "$T/after" && lap_connect 9000 && echo "CHECK rollback byte-identical, 9000 as before"
+"#,
+    );
+    assert_checks(
+        &out,
+        &[
+            "before: both published ports bypass, the container goes out",
+            "our forward chain loaded",
+            "allowed published port reachable",
+            "published port outside allow unreachable",
+            "the container still reaches the outside",
+            "Docker's chains untouched",
+            "audit: docker-bypass passes",
+            "ssh in still works",
+            "rollback byte-identical, 9000 as before",
+        ],
+    );
+}
+
 #[test]
 fn without_confirm_everything_is_reverted_and_the_old_port_works() {
     let Some(lab) = lab_or_skip() else { return };

@@ -363,7 +363,7 @@ fn docker_bypass(f: &HostFacts) -> Finding {
         .unwrap_or_default();
     if fw.docker_user_rules > 0 {
         ev.push(format!(
-            "DOCKER-USER holds {} rule(s): published ports are filtered",
+            "DOCKER-USER (or portcullis-fw's docker-published chain) holds {} rule(s): published ports are filtered",
             fw.docker_user_rules
         ));
         return spec.pass(ev);

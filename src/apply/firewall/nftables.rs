@@ -79,6 +79,9 @@ pub fn ruleset(profile: &Profile, snap: &Snapshot, keep: &KeepOpen) -> String {
         out.push_str(&format!("\t\t{rule}\n"));
     }
     out.push_str("\t}\n");
+    if snap.docker && fw.incoming == Policy::Deny {
+        out.push_str(&docker_chains(profile, keep));
+    }
     if fw.outgoing == Policy::Deny {
         out.push_str(
             "\tchain output {\n\t\ttype filter hook output priority filter; policy drop;\n\
@@ -90,6 +93,45 @@ pub fn ruleset(profile: &Profile, snap: &Snapshot, keep: &KeepOpen) -> String {
         out.push_str("\t}\n");
     }
     out.push_str("}\n");
+    out
+}
+
+/// Docker DNATs published ports in PREROUTING, so they never reach the input chain: new DNATed connections
+/// are filtered in the forward hook by the port they were sent to (`ct original proto-dst`), with the same
+/// allow list, ahead of Docker's own chains (priority filter - 10), which stay untouched. Traffic from the
+/// containers' bridges (outbound, or container to container) is not ours to filter.
+pub fn docker_chains(profile: &Profile, keep: &KeepOpen) -> String {
+    let mut r: Vec<String> = vec![
+        "iifname \"docker0\" return".into(),
+        "iifname \"br-*\" return".into(),
+    ];
+    if let Some(addr) = &keep.client {
+        let fam = if addr.contains(':') { "ip6" } else { "ip" };
+        r.push(format!(
+            "{fam} saddr {addr} accept comment \"current ssh session\""
+        ));
+    }
+    for a in &profile.firewall.allow {
+        let from = match &a.from {
+            Some(f) if f.contains(':') => format!("ip6 saddr {f} "),
+            Some(f) => format!("ip saddr {f} "),
+            None => String::new(),
+        };
+        r.push(format!(
+            "{from}meta l4proto {} ct original proto-dst {} accept",
+            a.proto.name(),
+            a.port
+        ));
+    }
+    r.push("drop".into());
+    let mut out = String::from(
+        "\tchain forward {\n\t\ttype filter hook forward priority filter - 10; policy accept;\n\
+         \t\tct status dnat ct state new jump docker-published\n\t}\n\tchain docker-published {\n",
+    );
+    for rule in r {
+        out.push_str(&format!("\t\t{rule}\n"));
+    }
+    out.push_str("\t}\n");
     out
 }
 
@@ -177,5 +219,47 @@ mod tests {
         assert!(r.contains("ip saddr 192.0.2.2 accept"), "{r}");
         let final_r = ruleset(&p, &snap, &KeepOpen::default());
         assert!(final_r.contains("tcp dport { 2222 } accept"), "{final_r}");
+        assert!(
+            !final_r.contains("hook forward"),
+            "no Docker, no forward chain"
+        );
+    }
+
+    #[test]
+    fn with_docker_published_ports_follow_the_allow_list() {
+        let mut p = Profile::parse(
+            "[firewall]\nallow = [{ port = 8080 }, { port = 53, proto = \"udp\", from = \"198.51.100.0/24\" }]\n",
+            "p.toml",
+        )
+        .unwrap();
+        let snap = Snapshot {
+            docker: true,
+            ..Default::default()
+        };
+        let r = ruleset(&p, &snap, &KeepOpen::default());
+        assert!(
+            r.contains("type filter hook forward priority filter - 10; policy accept;"),
+            "{r}"
+        );
+        assert!(
+            r.contains("ct status dnat ct state new jump docker-published"),
+            "{r}"
+        );
+        assert!(
+            r.contains("meta l4proto tcp ct original proto-dst 8080 accept"),
+            "{r}"
+        );
+        assert!(
+            r.contains("ip saddr 198.51.100.0/24 meta l4proto udp ct original proto-dst 53 accept"),
+            "{r}"
+        );
+        let chain = &r[r.find("chain docker-published").unwrap()..];
+        assert!(
+            chain.find("iifname \"docker0\" return") < chain.find("drop"),
+            "{chain}"
+        );
+        // Incoming allowed: nothing to filter.
+        p.firewall.incoming = Policy::Allow;
+        assert!(!ruleset(&p, &snap, &KeepOpen::default()).contains("docker-published"));
     }
 }

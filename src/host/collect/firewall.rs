@@ -88,10 +88,16 @@ pub(super) fn read_firewall(root: &Root, is_root: bool) -> FirewallFacts {
             .iter()
             .any(|c| c.name == "DOCKER" || c.name == "DOCKER-USER")
     });
+    // DOCKER-USER, or the forward chain apply writes for published ports in our own table.
     fw.docker_user_rules = fw
         .tables
         .iter()
-        .flat_map(|t| t.chains.iter().filter(|c| c.name == "DOCKER-USER"))
+        .flat_map(|t| {
+            t.chains.iter().filter(|c| {
+                c.name == "DOCKER-USER"
+                    || (t.name == crate::host::FW_TABLE && c.name == "docker-published")
+            })
+        })
         .map(|c| {
             c.rules
                 .iter()
