@@ -25,6 +25,7 @@ needs=(
     "file:file"
     "strip:binutils"
     "curl:curl"
+    "chromium:chromium"
 )
 missing=()
 for pair in "${needs[@]}"; do

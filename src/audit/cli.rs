@@ -27,6 +27,9 @@ pub struct AuditArgs {
     /// Print JSON: {"score", "host", "checks": [...]}.
     #[arg(long)]
     pub json: bool,
+    /// Also write the report as one self-contained HTML page (no scripts, nothing fetched) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Run only these checks (ids or step names, comma-separated: `ssh,firewall.active`).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
@@ -76,6 +79,10 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         summary: Summary::of(&findings),
         checks: &findings,
     };
+    if let Some(path) = &args.html {
+        std::fs::write(path, super::report_html::html(&report))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     let out = if args.json {
         report::json(&report) + "\n"
     } else {

@@ -11,6 +11,7 @@ mod guard;
 mod mounts;
 mod net;
 pub mod report;
+mod report_html;
 mod ssh;
 mod sysctl;
 /// The guide sysctl values, shared with apply's [sysctl] step.
