@@ -4,7 +4,7 @@ use crate::host::accounts;
 use crate::host::snapshot::Snapshot;
 use crate::profile::{Profile, SudoMode};
 
-use super::plan::{command, file_change};
+use super::change::{command, file_change};
 use super::{Action, Change, Owner, Plan, ROOT_OWNER, Step};
 
 pub const SUDOERS_FILE: &str = "/etc/sudoers.d/90-portcullis";

@@ -12,9 +12,10 @@ use crate::host::root::Root;
 use crate::host::snapshot::{self, Snapshot};
 use crate::profile::Profile;
 
+use super::change::KeepOpen;
 use super::exec::{self, Ctx};
 use super::lock::StateLock;
-use super::plan::{self, KeepOpen};
+use super::plan;
 use super::txn::{Status, Txn};
 use super::{confirm, lockout};
 

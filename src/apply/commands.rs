@@ -9,12 +9,13 @@ use anyhow::{Context, anyhow, bail};
 use crate::host::snapshot;
 use crate::profile::Profile;
 
+use super::change::KeepOpen;
 use super::cli::{
     ConfirmArgs, HistoryArgs, InitArgs, RollbackArgs, latest, live_root, read_snapshot,
 };
 use super::exec::{self, Ctx};
 use super::lock::StateLock;
-use super::plan::{self, KeepOpen};
+use super::plan;
 use super::txn::{Status, Txn};
 use super::{Step, confirm, history, init};
 

@@ -9,7 +9,7 @@
 use crate::host::snapshot::Snapshot;
 use crate::profile::Profile;
 
-use super::plan::{command, file_change};
+use super::change::{command, file_change};
 use super::{Action, Plan, ROOT_OWNER, Step};
 
 pub const UNIT: &str = "portcullis-guard.service";

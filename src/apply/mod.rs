@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod boot_revert;
+pub mod change;
 pub mod cli;
 mod commands;
 pub mod confirm;

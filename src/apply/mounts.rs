@@ -5,7 +5,7 @@ use crate::host::mounts::parse_mounts;
 use crate::host::snapshot::Snapshot;
 use crate::profile::Profile;
 
-use super::plan::{command, file_change};
+use super::change::{command, file_change};
 use super::{Action, Plan, ROOT_OWNER, Step};
 
 pub const FSTAB: &str = "/etc/fstab";

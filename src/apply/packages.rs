@@ -4,7 +4,7 @@
 use crate::host::snapshot::Snapshot;
 use crate::profile::Profile;
 
-use super::plan::command;
+use super::change::command;
 use super::{Action, Plan, Step};
 
 pub fn plan(profile: &Profile, snap: &Snapshot, plan: &mut Plan) {

@@ -3,15 +3,8 @@
 use crate::host::snapshot::Snapshot;
 use crate::profile::Profile;
 
-use super::diff;
-use super::{Action, Change, Owner, Plan, Step};
-
-/// What stays open while an apply awaits confirmation: the ports sshd used before, the operator's address.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KeepOpen {
-    pub ports: Vec<u16>,
-    pub client: Option<String>,
-}
+use super::change::KeepOpen;
+use super::{Change, Plan, Step};
 
 pub fn plan(profile: &Profile, snap: &Snapshot, keep: &KeepOpen) -> Plan {
     let mut plan = Plan::default();
@@ -48,52 +41,6 @@ pub fn paths(profile: &Profile) -> Vec<String> {
         p.push(f.clone());
     }
     p
-}
-
-/// A whole-file write when the content, mode or owner differs from what is there now.
-pub fn file_change(
-    step: Step,
-    snap: &Snapshot,
-    path: &str,
-    content: String,
-    mode: u32,
-    owner: Owner,
-) -> Option<Change> {
-    let current = snap.file(path);
-    let old_text = current.map(|f| f.text());
-    let mut d = diff::unified(path, old_text.as_deref(), &content);
-    if let Some(f) = current {
-        if f.mode != mode {
-            d.push_str(&format!("mode {:04o} -> {mode:04o}\n", f.mode));
-        }
-        if let Owner::Ids(uid, gid) = owner {
-            if (f.uid, f.gid) != (uid, gid) {
-                d.push_str(&format!("owner {}:{} -> {uid}:{gid}\n", f.uid, f.gid));
-            }
-        }
-    }
-    if d.is_empty() {
-        return None;
-    }
-    Some(Change {
-        step,
-        action: Action::Write {
-            path: path.into(),
-            content,
-            mode,
-            owner,
-        },
-        diff: d,
-    })
-}
-
-/// A command change (diff empty).
-pub fn command(step: Step, action: Action) -> Change {
-    Change {
-        step,
-        action,
-        diff: String::new(),
-    }
 }
 
 /// Plan output for people.

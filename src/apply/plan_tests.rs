@@ -8,7 +8,8 @@ use crate::host::snapshot::Snapshot;
 use crate::host::write::FileState;
 use crate::profile::Profile;
 
-use super::plan::{KeepOpen, plan, render_json};
+use super::change::KeepOpen;
+use super::plan::{plan, render_json};
 use super::{Action, Owner, Plan, Step, lockout};
 
 const KEY: &str =

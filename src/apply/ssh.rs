@@ -5,7 +5,7 @@ use crate::host::snapshot::Snapshot;
 use crate::host::sshd::split_line;
 use crate::profile::{Crypto, Profile};
 
-use super::plan::{KeepOpen, file_change};
+use super::change::{KeepOpen, file_change};
 use super::{Plan, ROOT_OWNER, Step};
 
 pub const MAIN: &str = "/etc/ssh/sshd_config";

@@ -8,7 +8,7 @@ use crate::host::container;
 use crate::host::snapshot::Snapshot;
 use crate::profile::{Profile, Toggle};
 
-use super::plan::{command, file_change};
+use super::change::{command, file_change};
 use super::{Action, Plan, ROOT_OWNER, Step};
 
 pub const SYSCTL_FILE: &str = "/etc/sysctl.d/90-portcullis.conf";

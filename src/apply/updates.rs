@@ -3,7 +3,7 @@
 use crate::host::snapshot::Snapshot;
 use crate::profile::Profile;
 
-use super::plan::{command, file_change};
+use super::change::{command, file_change};
 use super::{Action, Plan, ROOT_OWNER, Step};
 
 pub const AUTO_UPGRADES: &str = "/etc/apt/apt.conf.d/20auto-upgrades";

@@ -8,7 +8,7 @@ pub mod ufw;
 use crate::host::snapshot::Snapshot;
 use crate::profile::{Backend, Profile};
 
-use super::plan::KeepOpen;
+use super::change::KeepOpen;
 use super::{Plan, Step};
 
 pub use nftables::{FW_FILE, NFT_CONF, NFT_ENABLED_LINK, ruleset};

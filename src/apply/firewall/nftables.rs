@@ -9,7 +9,7 @@ use crate::host::snapshot::Snapshot;
 use crate::profile::{Policy, Profile, Proto};
 
 use super::ssh_ports;
-use crate::apply::plan::{KeepOpen, command, file_change};
+use crate::apply::change::{KeepOpen, command, file_change};
 use crate::apply::{Action, Plan, ROOT_OWNER, Step};
 
 pub const FW_FILE: &str = "/etc/portcullis/firewall.nft";

@@ -14,7 +14,7 @@ use crate::host::snapshot::Snapshot;
 use crate::host::ufw::{UFW_CONF, UFW_DEFAULTS, UFW_SYSCTL, enabled, sysctl_file, sysctl_values};
 use crate::profile::{Policy, Profile, Proto};
 
-use crate::apply::plan::{KeepOpen, command, file_change};
+use crate::apply::change::{KeepOpen, command, file_change};
 use crate::apply::{Action, Plan, ROOT_OWNER, Step};
 
 use super::ssh_ports;
