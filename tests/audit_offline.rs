@@ -11,8 +11,10 @@ use audit_common::checks;
 use serde_json::Value;
 
 /// Builds the image, writes the settings and audits it; returns the JSON report.
-fn audit_image() -> Value {
-    let tmp = std::env::temp_dir().join(format!("portcullis-offline-{}", std::process::id()));
+fn audit_image(extra_setup: &str) -> Value {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let tmp = std::env::temp_dir().join(format!("portcullis-offline-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).unwrap();
     let script = r#"
@@ -32,12 +34,14 @@ grep -v '[[:space:]]/dev/shm[[:space:]]' /etc/fstab > "$I/etc/fstab" || true
 echo 'tmpfs /dev/shm tmpfs rw,nosuid,nodev,noexec,mode=1777 0 0' >> "$I/etc/fstab"
 mkdir -p "$I/etc/systemd/system/multi-user.target.wants"
 ln -sf /lib/systemd/system/ssh.service "$I/etc/systemd/system/multi-user.target.wants/ssh.service"
+eval "$EXTRA"
 "$BIN" audit --root "$I" --json > "$T/report.json" || test $? -eq 1
 "#;
     let out = Command::new("unshare")
         .args(["--mount", "bash", "-c", script])
         .env("BIN", env!("CARGO_BIN_EXE_portcullis"))
         .env("T", &tmp)
+        .env("EXTRA", extra_setup)
         .output()
         .expect("unshare");
     let report = std::fs::read_to_string(tmp.join("report.json"));
@@ -74,7 +78,7 @@ fn an_offline_image_is_judged_on_what_it_will_do_at_boot() {
         eprintln!("skipped: needs root (mount namespace and overlayfs)");
         return;
     }
-    let report = audit_image();
+    let report = audit_image("");
     let all = checks(&report);
     let errors: Vec<String> = all
         .iter()
@@ -143,4 +147,46 @@ fn offline_forces_persisted_judgement_even_where_proc_exists() {
             .contains("judged on persisted configuration"),
         "{c}"
     );
+}
+
+/// The boot ruleset: /etc/nftables.conf with an include, loaded only when nftables.service is enabled.
+const NFT_SETUP: &str = r#"
+mkdir -p "$I/etc/portcullis"
+cat > "$I/etc/nftables.conf" <<'NFT'
+#!/usr/sbin/nft -f
+flush ruleset
+include "/etc/portcullis/firewall.nft"
+NFT
+cat > "$I/etc/portcullis/firewall.nft" <<'NFT'
+table inet portcullis-fw {
+	chain input {
+		type filter hook input priority filter; policy drop;
+		ct state established,related accept
+		iif "lo" accept
+		tcp dport { 22 } accept comment "ssh"
+	}
+}
+NFT
+"#;
+
+#[test]
+fn the_firewall_of_an_image_is_the_ruleset_its_boot_loads() {
+    if !root_check::running_as_root() {
+        eprintln!("skipped: needs root (mount namespace and overlayfs)");
+        return;
+    }
+    let enabled = format!(
+        "{NFT_SETUP}\nmkdir -p \"$I/etc/systemd/system/sysinit.target.wants\"\n\
+         ln -sf /lib/systemd/system/nftables.service \"$I/etc/systemd/system/sysinit.target.wants/nftables.service\"\n"
+    );
+    let report = audit_image(&enabled);
+    assert_check(&report, "firewall.active", "pass", "as loaded at boot");
+    assert_check(&report, "firewall.default-deny", "pass", "");
+    assert_check(&report, "firewall.ssh-allowed", "pass", "");
+    // The same files, but nothing loads them at boot.
+    let disabled = format!(
+        "{NFT_SETUP}\nrm -f \"$I/etc/systemd/system/sysinit.target.wants/nftables.service\"\n"
+    );
+    let report = audit_image(&disabled);
+    assert_check(&report, "firewall.active", "fail", "not enabled at boot");
 }

@@ -41,12 +41,14 @@ pub(super) fn read_docker(
     why
 }
 
-pub(super) fn read_firewall(root: &Root, is_root: bool) -> FirewallFacts {
+pub(super) fn read_firewall(root: &Root, is_root: bool, at_boot: bool) -> FirewallFacts {
     let mut fw = FirewallFacts {
         readable: !root.is_live() || is_root,
         ..Default::default()
     };
-    if fw.readable {
+    if at_boot {
+        read_boot_ruleset(root, is_root, &mut fw);
+    } else if fw.readable {
         let probe = cmd::nft_probe();
         match cmd::run_probe(root, &probe) {
             CmdResult::Output(text) => match firewall::parse_nft_json(&text) {
@@ -106,6 +108,61 @@ pub(super) fn read_firewall(root: &Root, is_root: bool) -> FirewallFacts {
         })
         .sum();
     fw
+}
+
+/// Offline: the ruleset nftables.service will load at boot. This machine's own `nft` loads the root's
+/// /etc/nftables.conf (its includes resolved in the root's /etc) into an empty, throwaway network namespace
+/// and lists it; the root's binaries never run.
+fn read_boot_ruleset(root: &Root, is_root: bool, fw: &mut FirewallFacts) {
+    let enabled = ["sysinit.target.wants", "multi-user.target.wants"]
+        .iter()
+        .any(|w| root.exists(&format!("/etc/systemd/system/{w}/nftables.service")));
+    if !enabled {
+        fw.notes.push(
+            "nftables.service is not enabled at boot: nothing loads /etc/nftables.conf".into(),
+        );
+        return;
+    }
+    if !root.exists("/etc/nftables.conf") {
+        fw.notes
+            .push("nftables.service is enabled but /etc/nftables.conf is missing".into());
+        return;
+    }
+    if !is_root {
+        fw.readable = false;
+        fw.notes
+            .push("reading the boot ruleset needs root (a network namespace to load it in)".into());
+        return;
+    }
+    let base = root.base().join("etc");
+    let out = std::process::Command::new("unshare")
+        .args(["--net", "--mount", "--", "sh", "-c"])
+        .arg(
+            "mount --make-rprivate / && mount --bind \"$1\" /etc && nft -f /etc/nftables.conf && nft -j list ruleset",
+        )
+        .arg("sh")
+        .arg(&base)
+        .stdin(std::process::Stdio::null())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            match firewall::parse_nft_json(&String::from_utf8_lossy(&o.stdout)) {
+                Ok(tables) => {
+                    fw.notes.push(format!(
+                        "/etc/nftables.conf as loaded at boot (nftables.service is enabled): {} table(s)",
+                        tables.len()
+                    ));
+                    fw.tables.extend(tables);
+                }
+                Err(e) => fw.errors.push(format!("/etc/nftables.conf: {e}")),
+            }
+        }
+        Ok(o) => fw.errors.push(format!(
+            "/etc/nftables.conf does not load: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => fw.errors.push(format!("unshare: {e}")),
+    }
 }
 
 pub(super) fn read_ufw(root: &Root, fw: &mut FirewallFacts) {

@@ -40,6 +40,8 @@ pub fn pending_updates(root: &Root) -> Pending {
 
 pub fn collect(root: &Root, wanted: &Wanted) -> HostFacts {
     let is_root = euid(root) == Some(0);
+    // An image's /proc is an empty directory at most: without /proc/sys nothing live is there.
+    let persisted_only = wanted.offline || !root.exists("/proc/sys/kernel");
     let processes = read_processes(root);
     let packages = match root.read_opt("/var/lib/dpkg/status") {
         Ok(Some(text)) => Ok(packages::parse_dpkg_status(&text)),
@@ -49,7 +51,7 @@ pub fn collect(root: &Root, wanted: &Wanted) -> HostFacts {
     let pkgs = packages.as_ref().ok();
     // The two commands (`sshd -T`, `nft`) and the apt lists are the slow parts: read them side by side.
     let (sshd, firewall, updates, rest) = std::thread::scope(|s| {
-        let fw = s.spawn(|| read_firewall(root, is_root));
+        let fw = s.spawn(|| read_firewall(root, is_root, persisted_only));
         let up = s.spawn(|| read_updates(root, pkgs));
         let sshd = read_sshd(root, is_root, pkgs, wanted);
         let rest = (
@@ -82,8 +84,7 @@ pub fn collect(root: &Root, wanted: &Wanted) -> HostFacts {
     HostFacts {
         root: root.base().display().to_string(),
         live: root.is_live(),
-        // An image's /proc is an empty directory at most: without /proc/sys nothing live is there.
-        persisted_only: wanted.offline || !root.exists("/proc/sys/kernel"),
+        persisted_only,
         container: crate::host::container::detect(root),
         is_root,
         hostname,
