@@ -18,7 +18,7 @@ pub struct AuditArgs {
     #[arg(long, default_value = "/")]
     pub root: PathBuf,
     /// Judge what the system will do at boot (its persisted configuration), not its live state.
-    /// Implied when the root has no /proc (a golden image, a debootstrap root, a container before boot).
+    /// Implied when the root has no /proc or an empty one (a golden image, a debootstrap root, a container before boot).
     #[arg(long)]
     pub offline: bool,
     /// Profile with your expectations (default: what the hardening guides recommend).
