@@ -102,19 +102,24 @@ fn at_boot(f: &HostFacts, p: &Profile, spec: Spec) -> Finding {
             "no fstab line: systemd's default".into(),
         ),
     };
-    let mut ev = vec![
+    let ev = vec![
         format!("at boot: /dev/shm {} ({origin})", m.options.join(",")),
         format!("{} (/etc/fstab)", super::OFFLINE),
     ];
-    let miss = missing(&m, p);
+    judge(&spec, &m, p, ev)
+}
+
+/// An fstab-style entry against the wanted options: never `ro`, nothing missing.
+fn judge(spec: &Spec, m: &Mount, p: &Profile, mut ev: Vec<String>) -> Finding {
     if m.has("ro") {
-        ev.push("ro breaks programs that need shared memory".into());
+        ev.push("ro in fstab breaks programs that need shared memory".into());
         return spec.fail(ev);
     }
+    let miss = missing(m, p);
     if miss.is_empty() {
         spec.pass(ev)
     } else {
-        ev.insert(1, format!("/dev/shm lacks {}", miss.join(", ")));
+        ev.push(format!("lacks {}", miss.join(", ")));
         spec.fail(ev)
     }
 }
@@ -139,24 +144,14 @@ fn persisted(f: &HostFacts, p: &Profile) -> Finding {
     };
     match mount_at(fstab, "/dev/shm") {
         Some(m) => {
-            let miss = missing(m, p);
-            let mut ev = vec![format!(
+            let ev = vec![format!(
                 "/etc/fstab:{}: {} {} {}",
                 m.line,
                 m.source,
                 m.fstype,
                 m.options.join(",")
             )];
-            if m.has("ro") {
-                ev.push("ro in fstab breaks programs that need shared memory".into());
-                return spec.fail(ev);
-            }
-            if miss.is_empty() {
-                spec.pass(ev)
-            } else {
-                ev.push(format!("lacks {}", miss.join(", ")));
-                spec.fail(ev)
-            }
+            judge(&spec, m, p, ev)
         }
         None => {
             let live_ok = f

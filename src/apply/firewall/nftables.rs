@@ -6,7 +6,7 @@
 
 use crate::host::FW_TABLE;
 use crate::host::snapshot::Snapshot;
-use crate::profile::{Policy, Profile, Proto};
+use crate::profile::{Policy, Profile};
 
 use super::ssh_ports;
 use crate::apply::change::{KeepOpen, command, file_change};
@@ -22,6 +22,24 @@ fn policy(p: Policy) -> &'static str {
         Policy::Deny => "drop",
         Policy::Allow => "accept",
     }
+}
+
+/// `ip saddr 192.0.2.0/24 ` (or `ip6 ...`, with a trailing space), or nothing for "anywhere".
+/// `dir` is `saddr` or `daddr`.
+pub fn addr_match(dir: &str, addr: Option<&str>) -> String {
+    match addr {
+        Some(a) if a.contains(':') => format!("ip6 {dir} {a} "),
+        Some(a) => format!("ip {dir} {a} "),
+        None => String::new(),
+    }
+}
+
+/// The operator's own address, accepted while a commit-confirmed trial runs.
+fn session_rule(addr: &str) -> String {
+    format!(
+        "{}accept comment \"current ssh session\"",
+        addr_match("saddr", Some(addr))
+    )
 }
 
 pub fn ruleset(profile: &Profile, snap: &Snapshot, keep: &KeepOpen) -> String {
@@ -45,22 +63,11 @@ pub fn ruleset(profile: &Profile, snap: &Snapshot, keep: &KeepOpen) -> String {
         ports.join(", ")
     ));
     if let Some(addr) = &keep.client {
-        let fam = if addr.contains(':') { "ip6" } else { "ip" };
-        r.push(format!(
-            "{fam} saddr {addr} accept comment \"current ssh session\""
-        ));
+        r.push(session_rule(addr));
     }
     for a in &fw.allow {
-        let proto = match a.proto {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-        };
-        let from = match &a.from {
-            Some(f) if f.contains(':') => format!("ip6 saddr {f} "),
-            Some(f) => format!("ip saddr {f} "),
-            None => String::new(),
-        };
-        r.push(format!("{from}{proto} dport {} accept", a.port));
+        let from = addr_match("saddr", a.from.as_deref());
+        r.push(format!("{from}{} dport {} accept", a.proto.name(), a.port));
     }
     if !fw.ipv4 {
         r.push("meta nfproto ipv4 drop".into());
@@ -106,17 +113,10 @@ pub fn docker_chains(profile: &Profile, keep: &KeepOpen) -> String {
         "iifname \"br-*\" return".into(),
     ];
     if let Some(addr) = &keep.client {
-        let fam = if addr.contains(':') { "ip6" } else { "ip" };
-        r.push(format!(
-            "{fam} saddr {addr} accept comment \"current ssh session\""
-        ));
+        r.push(session_rule(addr));
     }
     for a in &profile.firewall.allow {
-        let from = match &a.from {
-            Some(f) if f.contains(':') => format!("ip6 saddr {f} "),
-            Some(f) => format!("ip saddr {f} "),
-            None => String::new(),
-        };
+        let from = addr_match("saddr", a.from.as_deref());
         r.push(format!(
             "{from}meta l4proto {} ct original proto-dst {} accept",
             a.proto.name(),

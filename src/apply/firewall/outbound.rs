@@ -70,11 +70,7 @@ pub fn nft_rules(profile: &Profile) -> Vec<String> {
         "meta nfproto ipv6 udp dport {v6} accept comment \"dhcpv6\""
     ));
     for rule in fw.allow_out() {
-        let to = match &rule.to {
-            Some(t) if t.contains(':') => format!("ip6 daddr {t} "),
-            Some(t) => format!("ip daddr {t} "),
-            None => String::new(),
-        };
+        let to = super::nftables::addr_match("daddr", rule.to.as_deref());
         r.push(format!(
             "{to}{} dport {} accept",
             rule.proto.name(),
